@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ctrl.c - the ublk control path.
+ *
+ * Every control command is an IORING_OP_URING_CMD on /dev/ublk-control,
+ * on a ring with 128-byte SQEs, carrying a struct ublksrv_ctrl_cmd.  The
+ * commands are synchronous from our side: submit one, wait for its CQE.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "ctrl.h"
+#include "log.h"
+#include "uring-cmd.h"
+
+int ctrl_open(struct ublk_ctrl *c)
+{
+	int ret;
+
+	c->fd = open(UBLK_CONTROL_PATH, O_RDWR | O_CLOEXEC);
+	if (c->fd < 0) {
+		ret = -errno;
+		if (ret == -ENOENT)
+			ublkd_error("%s not found: the ublk driver is not loaded; "
+				    "run 'modprobe ublk_drv' (needs Linux 6.5+ with CONFIG_BLK_DEV_UBLK)",
+				    UBLK_CONTROL_PATH);
+		else if (ret == -EACCES || ret == -EPERM)
+			ublkd_error("cannot open %s: permission denied; run as root",
+				    UBLK_CONTROL_PATH);
+		else
+			ublkd_error("cannot open %s: %s", UBLK_CONTROL_PATH, strerror(-ret));
+		return ret;
+	}
+	ret = io_uring_queue_init(4, &c->ring, IORING_SETUP_SQE128);
+	if (ret < 0) {
+		ublkd_error("cannot set up io_uring for %s: %s (is io_uring disabled? "
+			    "check /proc/sys/kernel/io_uring_disabled)",
+			    UBLK_CONTROL_PATH, strerror(-ret));
+		close(c->fd);
+		c->fd = -1;
+		return ret;
+	}
+	return 0;
+}
+
+void ctrl_close(struct ublk_ctrl *c)
+{
+	if (c->fd < 0)
+		return;
+	io_uring_queue_exit(&c->ring);
+	close(c->fd);
+	c->fd = -1;
+}
+
+static int ctrl_cmd(struct ublk_ctrl *c, unsigned int op, uint32_t dev_id,
+		    uint16_t q_id, void *buf, uint16_t len, uint64_t data0)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&c->ring);
+	struct ublksrv_ctrl_cmd *cmd;
+	struct io_uring_cqe *cqe;
+	int ret;
+
+	if (!sqe)
+		return -EBUSY;
+	uring_cmd_prep(sqe, c->fd, op);
+	cmd = uring_cmd_payload(sqe);
+	cmd->dev_id = dev_id;
+	cmd->queue_id = q_id;
+	cmd->addr = (uint64_t)(uintptr_t)buf;
+	cmd->len = len;
+	cmd->data[0] = data0;
+
+	ret = io_uring_submit_and_wait(&c->ring, 1);
+	if (ret < 0)
+		return ret;
+	ret = io_uring_wait_cqe(&c->ring, &cqe);
+	if (ret < 0)
+		return ret;
+	ret = cqe->res;
+	io_uring_cqe_seen(&c->ring, cqe);
+	return ret;
+}
+
+int ctrl_get_features(struct ublk_ctrl *c, uint64_t *features)
+{
+	return ctrl_cmd(c, UBLK_U_CMD_GET_FEATURES, 0, (uint16_t)-1,
+			features, sizeof(*features), 0);
+}
+
+int ctrl_add_dev(struct ublk_ctrl *c, struct ublksrv_ctrl_dev_info *info)
+{
+	return ctrl_cmd(c, UBLK_U_CMD_ADD_DEV, info->dev_id, (uint16_t)-1,
+			info, sizeof(*info), 0);
+}
+
+int ctrl_del_dev(struct ublk_ctrl *c, uint32_t dev_id)
+{
+	return ctrl_cmd(c, UBLK_U_CMD_DEL_DEV, dev_id, (uint16_t)-1, NULL, 0, 0);
+}
+
+int ctrl_start_dev(struct ublk_ctrl *c, uint32_t dev_id, int32_t pid)
+{
+	return ctrl_cmd(c, UBLK_U_CMD_START_DEV, dev_id, (uint16_t)-1, NULL, 0,
+			(uint64_t)pid);
+}
+
+int ctrl_stop_dev(struct ublk_ctrl *c, uint32_t dev_id)
+{
+	return ctrl_cmd(c, UBLK_U_CMD_STOP_DEV, dev_id, (uint16_t)-1, NULL, 0, 0);
+}
+
+int ctrl_set_params(struct ublk_ctrl *c, uint32_t dev_id, struct ublk_params *p)
+{
+	p->len = sizeof(*p);
+	return ctrl_cmd(c, UBLK_U_CMD_SET_PARAMS, dev_id, (uint16_t)-1, p,
+			sizeof(*p), 0);
+}
+
+int ctrl_get_params(struct ublk_ctrl *c, uint32_t dev_id, struct ublk_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->len = sizeof(*p);
+	return ctrl_cmd(c, UBLK_U_CMD_GET_PARAMS, dev_id, (uint16_t)-1, p,
+			sizeof(*p), 0);
+}
+
+int ctrl_get_info(struct ublk_ctrl *c, uint32_t dev_id,
+		  struct ublksrv_ctrl_dev_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	return ctrl_cmd(c, UBLK_U_CMD_GET_DEV_INFO, dev_id, (uint16_t)-1, info,
+			sizeof(*info), 0);
+}
+
+int ctrl_get_affinity(struct ublk_ctrl *c, uint32_t dev_id, uint16_t q,
+		      cpu_set_t *set)
+{
+	CPU_ZERO(set);
+	return ctrl_cmd(c, UBLK_U_CMD_GET_QUEUE_AFFINITY, dev_id, q, set,
+			sizeof(*set), 0);
+}
+
+int ctrl_start_recovery(struct ublk_ctrl *c, uint32_t dev_id)
+{
+	return ctrl_cmd(c, UBLK_U_CMD_START_USER_RECOVERY, dev_id, (uint16_t)-1,
+			NULL, 0, 0);
+}
+
+int ctrl_end_recovery(struct ublk_ctrl *c, uint32_t dev_id, int32_t pid)
+{
+	return ctrl_cmd(c, UBLK_U_CMD_END_USER_RECOVERY, dev_id, (uint16_t)-1,
+			NULL, 0, (uint64_t)pid);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int ctrl_list_ids(uint32_t *ids, int max)
+{
+	DIR *d = opendir("/sys/class/ublk-char-device");
+	struct dirent *e;
+	unsigned int id;
+	int n = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((e = readdir(d)) && n < max)
+		if (sscanf(e->d_name, "ublkc%u", &id) == 1)
+			ids[n++] = id;
+	closedir(d);
+	qsort(ids, n, sizeof(*ids), cmp_u32);
+	return n;
+}
+
+const char *ctrl_state_name(unsigned int state)
+{
+	static const char *const names[] = { "dead", "live", "quiesced", "fail_io" };
+
+	return state < 4 ? names[state] : "unknown";
+}

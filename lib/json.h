@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/* json.h - a small streaming JSON writer, and a key lookup for files we wrote. */
+#ifndef UBLKD_JSON_H
+#define UBLKD_JSON_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define JSON_MAX_DEPTH 16
+
+struct json {
+	FILE *f;
+	int depth;
+	int count[JSON_MAX_DEPTH];	/* members written at each level */
+};
+
+void json_init(struct json *j, FILE *f);
+/* key is NULL inside arrays and for the top-level value. */
+void json_open_object(struct json *j, const char *key);
+void json_close_object(struct json *j);
+void json_open_array(struct json *j, const char *key);
+void json_close_array(struct json *j);
+void json_string(struct json *j, const char *key, const char *val);
+void json_int(struct json *j, const char *key, int64_t val);
+void json_uint(struct json *j, const char *key, uint64_t val);
+void json_bool(struct json *j, const char *key, int val);
+/* Finish: newline after the top-level value. */
+void json_end(struct json *j);
+
+/* Look up a top-level member of a JSON object written by json.c.
+ * 0 when found, -1 otherwise. */
+int json_lookup_int(const char *text, const char *key, int64_t *out);
+int json_lookup_string(const char *text, const char *key, char *buf, size_t len);
+
+#endif

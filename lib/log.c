@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/* log.c - one-line messages to stderr, or syslog once detached. */
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+#include <pthread.h>
+#include "log.h"
+
+static const char *log_prog = "ublkd";
+static enum log_level log_verbosity = LOG_LVL_INFO;
+static int log_syslog;
+
+void log_init(const char *prog, enum log_level verbosity)
+{
+	log_prog = prog;
+	log_verbosity = verbosity;
+}
+
+void log_to_syslog(void)
+{
+	openlog(log_prog, LOG_PID, LOG_DAEMON);
+	log_syslog = 1;
+}
+
+void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
+{
+	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+	static const char *const tag[] = { "", "warning: ", "", "debug: " };
+	char line[1024];
+
+	if (lvl > log_verbosity)
+		return;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	if (log_syslog) {
+		syslog(prio[lvl], "%s", line);
+		return;
+	}
+	/* One write per line so lines from queue threads never interleave. */
+	fprintf(stderr, "%s: %s%s\n", log_prog, tag[lvl], line);
+}
+
+#define DEFINE_LOG_FN(fn, lvl)				\
+	void fn(const char *fmt, ...)			\
+	{						\
+		va_list ap;				\
+		va_start(ap, fmt);			\
+		log_vmsg(lvl, fmt, ap);			\
+		va_end(ap);				\
+	}
+DEFINE_LOG_FN(ublkd_error, LOG_LVL_ERROR)
+DEFINE_LOG_FN(ublkd_warn, LOG_LVL_WARN)
+DEFINE_LOG_FN(ublkd_info, LOG_LVL_INFO)
+DEFINE_LOG_FN(ublkd_debug, LOG_LVL_DEBUG)

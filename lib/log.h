@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: MIT */
+/* log.h - one-line messages to stderr (and to the journal when detached). */
+#ifndef UBLKD_LOG_H
+#define UBLKD_LOG_H
+
+#include <stdarg.h>
+
+enum log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
+
+/* prog prefixes every line ("ublkd: ..."); verbosity: LOG_LVL_* shown. */
+void log_init(const char *prog, enum log_level verbosity);
+/* After detaching from the terminal: send messages to syslog/journal. */
+void log_to_syslog(void);
+void log_vmsg(enum log_level lvl, const char *fmt, va_list ap);
+
+/* The ublkd_error/warn/info/debug functions of <ublkd/target.h> are
+ * defined in log.c and used by the daemon, the CLI and targets alike. */
+#include <ublkd/target.h>
+
+#endif

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * null - a target that completes every request at once and stores
+ * nothing: reads return whatever the buffer holds, writes are dropped.
+ * Useful to measure the cost of ublk and ublkd themselves.
+ */
+#include <ublkd/target.h>
+
+#define NULL_DEFAULT_SIZE (250ULL << 30)	/* as ublksrv's null target */
+
+static int null_open(struct ublkd_target *t, struct ublkd_setup *s)
+{
+	s->size = s->size_limit ? s->size_limit : NULL_DEFAULT_SIZE;
+	s->flags = UBLKD_PARAM_VOLATILE_CACHE | UBLKD_PARAM_FUA |
+		   UBLKD_PARAM_DISCARD | UBLKD_PARAM_WRITE_ZEROES;
+	s->description = "(no backing store)";
+	return 0;
+}
+
+static void null_queue_io(struct ublkd_queue *q, struct ublkd_io *io)
+{
+	int has_data = io->op == UBLKD_OP_READ || io->op == UBLKD_OP_WRITE;
+
+	ublkd_complete(q, io, has_data ? (int)io->len : 0);
+}
+
+static const struct ublkd_target_ops null_ops = {
+	.api_version	= UBLKD_TARGET_API_VERSION,
+	.struct_size	= sizeof(struct ublkd_target_ops),
+	.name		= "null",
+	.description	= "completes every request at once, stores nothing",
+	.features	= UBLKD_TARGET_ZERO_COPY,
+	.open		= null_open,
+	.queue_io	= null_queue_io,
+};
+
+UBLKD_REGISTER_TARGET(null_ops)

@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * daemon.h - ublkd's internal structures.
+ *
+ * Where things live:
+ *   main.c        process lifecycle: start, serve, signals, stop
+ *   options.c     command line and config -> struct dev_config
+ *   device.c      the control path for one device (add/params/start/stop/del)
+ *   queue.c       the per-queue thread and its io_uring loop
+ *   data.c        how a request's data reaches the target: copy, user copy,
+ *                 zero copy (auto-registered or registered buffers)
+ *   plugin.c      loading target plugins
+ *   target-api.c  the services <ublkd/target.h> promises targets
+ */
+#ifndef UBLKD_DAEMON_H
+#define UBLKD_DAEMON_H
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
+#include <liburing.h>
+#include <ublkd/target.h>
+#include "ctrl.h"
+#include "ublk-abi.h"
+
+#define DEFAULT_QUEUE_DEPTH	128
+#define DEFAULT_MAX_IO_BYTES	(512U << 10)
+#define MAX_QUEUES		64
+
+/* How zero copy is done; chosen from the kernel's features. */
+enum zc_mech {
+	ZC_NONE = 0,
+	ZC_AUTO,	/* UBLK_F_AUTO_BUF_REG: kernel registers at delivery */
+	ZC_REGISTER,	/* UBLK_F_SUPPORT_ZERO_COPY: REGISTER_IO_BUF per request */
+};
+
+struct target_opt {
+	char *name;
+	char *value;		/* NULL for switches */
+};
+
+/* Everything the user asked for, from the command line or a config file. */
+struct dev_config {
+	char *target;		/* -t: name or path to a .so */
+	int dev_id;		/* -n: -1 lets the kernel choose */
+	unsigned int nr_queues;	/* -q: 0 means default */
+	unsigned int depth;	/* -d */
+	uint64_t size;		/* -s: 0 means the target's size */
+	uint32_t max_io_bytes;	/* --max-io */
+	enum ublkd_data_mode data_mode;
+	enum zc_mech zc_force;	/* --zc-mechanism: ZC_NONE means best */
+	int read_only;
+	int ready_fd;		/* --ready-fd: write "ID\n" when live, -1 none */
+	int verbose;
+	struct target_opt *topts;
+	int nr_topts;
+	char *argv_line;	/* the options, for the runtime state file */
+};
+
+struct ublkd_target {
+	const struct ublkd_target_ops *ops;
+	void *dl;
+	void *priv;
+	struct ublkd_setup setup;
+};
+
+/* What a tag is doing right now. */
+enum tag_state {
+	TAG_FETCHING = 0,	/* FETCH/COMMIT_AND_FETCH outstanding */
+	TAG_PREPARING,		/* ublkd readies the data (register, user copy) */
+	TAG_TARGET,		/* the target owns the request */
+	TAG_FINISHING,		/* ublkd finishes the data (unregister, user copy) */
+	TAG_DEAD,		/* the kernel aborted this tag */
+};
+
+struct tag {
+	struct ublkd_io io;	/* the target's view; first member */
+	uint8_t state;		/* enum tag_state */
+	uint8_t registered;	/* buffer registered by us: unregister at commit */
+	int32_t result;		/* result to commit */
+};
+
+struct ublkd_dev;
+
+struct ublkd_queue {
+	struct ublkd_dev *dev;
+	unsigned int q_id;
+	unsigned int depth;
+	struct io_uring ring;
+	int char_fd;
+	int stop_efd;		/* main thread asks the queue to exit */
+	uint64_t stop_val;
+	const struct ublksrv_io_desc *descs;
+	size_t descs_len;
+	struct tag *tags;
+	char *bufs;		/* copy modes: depth * max_io_bytes */
+	size_t bufs_len;
+	void *io_privs;
+	void *priv;		/* the target's */
+	cpu_set_t affinity;
+	pthread_t thread;
+	unsigned int nr_live;	/* tags not dead */
+	unsigned int nr_busy;	/* tags away from the kernel */
+	int stopping;
+	int init_result;	/* 0, or -errno from queue setup */
+	uint64_t bytes_copied;	/* data bytes through daemon memory */
+};
+
+struct ublkd_dev {
+	struct dev_config cfg;
+	struct ublkd_target target;
+	struct ublk_ctrl ctrl;
+	struct ublksrv_ctrl_dev_info info;
+	uint64_t kernel_features;
+	enum zc_mech zc;
+	uint32_t max_io_bytes;
+	int char_fd;
+	struct ublkd_queue *queues;
+	/* queue threads report setup done / exit here */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned int nr_ready;
+	int exit_efd;		/* a queue thread exited */
+};
+
+/* options.c */
+const char *options_find_type(int argc, char **argv);
+int options_parse(struct dev_config *cfg, int argc, char **argv,
+		  const struct ublkd_target_ops *ops);
+void options_free(struct dev_config *cfg);
+
+/* plugin.c */
+int plugin_load(struct ublkd_target *t, const char *name);
+void plugin_unload(struct ublkd_target *t);
+int plugin_configure(struct ublkd_target *t, const struct dev_config *cfg);
+
+/* device.c */
+int device_setup(struct ublkd_dev *dev);
+int device_start(struct ublkd_dev *dev);
+void device_stop(struct ublkd_dev *dev);
+void device_delete(struct ublkd_dev *dev);
+int device_write_runstate(struct ublkd_dev *dev);
+const char *device_mode_name(const struct ublkd_dev *dev);
+uint64_t device_bytes_copied(const struct ublkd_dev *dev);
+
+/* queue.c */
+int queue_start(struct ublkd_queue *q);
+void queue_request_stop(struct ublkd_queue *q);
+void queue_join(struct ublkd_queue *q);
+
+/* data.c: the per-request data path, called from queue.c */
+void data_request(struct ublkd_queue *q, struct tag *t);
+void data_cqe(struct ublkd_queue *q, struct tag *t, unsigned int kind,
+	      const struct io_uring_cqe *cqe);
+void data_commit(struct ublkd_queue *q, struct tag *t);
+void queue_submit_fetch(struct ublkd_queue *q, struct tag *t, unsigned int cmd_op);
+
+/* user_data: tag in bits 0-15, kind in 16-23, target cookie in 32-63 */
+enum ud_kind {
+	UD_CMD = 0,		/* FETCH / COMMIT_AND_FETCH */
+	UD_TARGET,		/* the target's own SQE */
+	UD_REGISTER,		/* REGISTER_IO_BUF */
+	UD_UNREGISTER,		/* UNREGISTER_IO_BUF */
+	UD_UCOPY,		/* user-copy pread/pwrite on ublkcN */
+	UD_STOP,		/* poll on stop_efd */
+};
+#define UD_NO_TAG 0xffff
+
+static inline uint64_t ud_make(unsigned int tag, unsigned int kind, uint32_t cookie)
+{
+	return (uint64_t)tag | (uint64_t)kind << 16 | (uint64_t)cookie << 32;
+}
+static inline unsigned int ud_tag(uint64_t ud)  { return ud & 0xffff; }
+static inline unsigned int ud_kind(uint64_t ud) { return (ud >> 16) & 0xff; }
+static inline uint32_t ud_cookie(uint64_t ud)   { return ud >> 32; }
+
+/* Only the queue thread writes; the main thread reads for the state file. */
+static inline void count_copied(struct ublkd_queue *q, uint64_t n)
+{
+	__atomic_store_n(&q->bytes_copied, q->bytes_copied + n, __ATOMIC_RELAXED);
+}
+
+static inline struct tag *io_to_tag(struct ublkd_io *io)
+{
+	return (struct tag *)io;
+}
+
+#endif

@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * data.c - how a request's data reaches the target, in each data mode.
+ *
+ *   copy       the kernel copies between the request and ublkd's per-tag
+ *              buffer (write data is there when the request arrives; read
+ *              data is copied out at commit).
+ *   user copy  ublkd copies itself with pread/pwrite on /dev/ublkcN:
+ *              before handing a WRITE to the target, after a READ.
+ *   zero copy  the request's pages stay in the kernel and are lent to the
+ *              target's fixed-buffer reads/writes (buffer index = tag):
+ *              ZC_AUTO      the kernel registers the buffer at delivery and
+ *                           unregisters it at commit (one SQE per request);
+ *                           if that fails it sets NEED_REG_BUF and we fall
+ *                           back to the explicit chain below.
+ *              ZC_REGISTER  REGISTER_IO_BUF before the target runs,
+ *                           UNREGISTER_IO_BUF hard-linked before the commit.
+ */
+#include <errno.h>
+#include <string.h>
+#include "daemon.h"
+#include "log.h"
+#include "uring-cmd.h"
+
+static int has_data(unsigned int op)
+{
+	return op == UBLKD_OP_READ || op == UBLKD_OP_WRITE;
+}
+
+static void to_target(struct ublkd_queue *q, struct tag *t)
+{
+	t->state = TAG_TARGET;
+	q->dev->target.ops->queue_io(q, &t->io);
+}
+
+/* REGISTER_IO_BUF / UNREGISTER_IO_BUF for a tag, index = tag. */
+static struct io_uring_sqe *prep_buf_cmd(struct ublkd_queue *q, struct tag *t,
+					 unsigned int cmd_op, unsigned int kind)
+{
+	struct io_uring_sqe *sqe = ublkd_get_sqe(q);
+	struct ublksrv_io_cmd *cmd;
+
+	uring_cmd_prep(sqe, q->char_fd, cmd_op);
+	cmd = uring_cmd_payload(sqe);
+	cmd->q_id = q->q_id;
+	cmd->tag = t->io.tag;
+	cmd->addr = t->io.tag;
+	sqe->user_data = ud_make(t->io.tag, kind, 0);
+	return sqe;
+}
+
+/* pread/pwrite of the tag's data between ublkd's buffer and the request. */
+static void prep_user_copy(struct ublkd_queue *q, struct tag *t, int to_request,
+			   uint32_t len)
+{
+	struct io_uring_sqe *sqe = ublkd_get_sqe(q);
+	uint64_t off = ublk_user_copy_offset(q->q_id, t->io.tag, 0);
+
+	if (to_request)
+		io_uring_prep_write(sqe, q->char_fd, t->io.buf, len, off);
+	else
+		io_uring_prep_read(sqe, q->char_fd, t->io.buf, len, off);
+	sqe->user_data = ud_make(t->io.tag, UD_UCOPY, 0);
+}
+
+static uint32_t map_flags(uint32_t kflags)
+{
+	uint32_t f = 0;
+
+	if (kflags & UBLK_IO_F_FUA)
+		f |= UBLKD_IO_FUA;
+	if (kflags & UBLK_IO_F_NOUNMAP)
+		f |= UBLKD_IO_NOUNMAP;
+	return f;
+}
+
+/* A new request arrived on tag t. */
+void data_request(struct ublkd_queue *q, struct tag *t)
+{
+	const struct ublksrv_io_desc *d = &q->descs[t->io.tag];
+	unsigned int op = ublk_desc_op(d);
+	enum ublkd_data_mode mode = q->dev->cfg.data_mode;
+
+	t->io.op = op;
+	t->io.flags = map_flags(d->op_flags);
+	t->io.offset = d->start_sector << 9;
+	t->io.len = d->nr_sectors << 9;
+	t->registered = 0;
+	t->result = 0;
+	t->state = TAG_PREPARING;
+
+	switch (op) {
+	case UBLK_IO_OP_READ:
+	case UBLK_IO_OP_WRITE:
+		if (t->io.len > q->dev->max_io_bytes) {
+			ublkd_complete(q, &t->io, -EIO);
+			return;
+		}
+		break;
+	case UBLK_IO_OP_FLUSH:
+	case UBLK_IO_OP_DISCARD:
+	case UBLK_IO_OP_WRITE_ZEROES:
+		break;
+	default:
+		ublkd_complete(q, &t->io, -EOPNOTSUPP);
+		return;
+	}
+
+	if (has_data(op) && mode == UBLKD_DATA_ZERO_COPY &&
+	    (q->dev->zc == ZC_REGISTER || (d->op_flags & UBLK_IO_F_NEED_REG_BUF))) {
+		prep_buf_cmd(q, t, UBLK_U_IO_REGISTER_IO_BUF, UD_REGISTER);
+		return;
+	}
+	if (op == UBLK_IO_OP_WRITE && mode == UBLKD_DATA_USER_COPY) {
+		prep_user_copy(q, t, 0, t->io.len);
+		return;
+	}
+	if (op == UBLK_IO_OP_WRITE && mode == UBLKD_DATA_COPY)
+		count_copied(q, t->io.len);
+	to_target(q, t);
+}
+
+/* Give the tag back to the kernel with its result, and fetch the next. */
+void data_commit(struct ublkd_queue *q, struct tag *t)
+{
+	if (t->registered) {
+		struct io_uring_sqe *sqe =
+			prep_buf_cmd(q, t, UBLK_U_IO_UNREGISTER_IO_BUF, UD_UNREGISTER);
+
+		sqe->flags |= IOSQE_IO_HARDLINK | IOSQE_CQE_SKIP_SUCCESS;
+		t->registered = 0;
+	}
+	if (t->io.op == UBLK_IO_OP_READ && t->result > 0 &&
+	    q->dev->cfg.data_mode == UBLKD_DATA_COPY)
+		count_copied(q, t->result);
+	q->nr_busy--;
+	queue_submit_fetch(q, t, UBLK_U_IO_COMMIT_AND_FETCH_REQ);
+}
+
+void ublkd_complete(struct ublkd_queue *q, struct ublkd_io *io, int result)
+{
+	struct tag *t = io_to_tag(io);
+
+	t->result = result;
+	if (io->op == UBLK_IO_OP_READ && result > 0 &&
+	    q->dev->cfg.data_mode == UBLKD_DATA_USER_COPY) {
+		t->state = TAG_FINISHING;
+		prep_user_copy(q, t, 1, (uint32_t)result);
+		return;
+	}
+	data_commit(q, t);
+}
+
+/* Completions of ublkd's own per-request SQEs. */
+void data_cqe(struct ublkd_queue *q, struct tag *t, unsigned int kind,
+	      const struct io_uring_cqe *cqe)
+{
+	int res = cqe->res;
+
+	switch (kind) {
+	case UD_REGISTER:
+		if (res < 0) {
+			ublkd_warn("queue %u tag %u: cannot register request buffer: %s",
+				   q->q_id, t->io.tag, strerror(-res));
+			t->result = -EIO;
+			data_commit(q, t);
+			return;
+		}
+		t->registered = 1;
+		to_target(q, t);
+		return;
+	case UD_UNREGISTER:
+		/* Only failures reach here (success CQEs are skipped). */
+		ublkd_warn("queue %u tag %u: cannot unregister request buffer: %s",
+			   q->q_id, t->io.tag, strerror(-res));
+		return;
+	case UD_UCOPY:
+		if (res > 0)
+			count_copied(q, res);
+		if (t->state == TAG_PREPARING) {
+			if (res == (int)t->io.len) {
+				to_target(q, t);
+				return;
+			}
+			t->result = res < 0 ? res : -EIO;
+		} else if (res != t->result) {
+			t->result = res < 0 ? res : -EIO;
+		}
+		data_commit(q, t);
+		return;
+	}
+}
+
+void ublkd_prep_rw(struct ublkd_queue *q, struct ublkd_io *io,
+		   struct io_uring_sqe *sqe, enum ublkd_op op, int fd,
+		   uint64_t file_off, uint32_t buf_off, uint32_t len, int rw_flags)
+{
+	if (q->dev->cfg.data_mode == UBLKD_DATA_ZERO_COPY) {
+		/* A registered request buffer starts at address 0. */
+		io_uring_prep_rw(op == UBLKD_OP_READ ? IORING_OP_READ_FIXED :
+				 IORING_OP_WRITE_FIXED, sqe, fd,
+				 (void *)(uintptr_t)buf_off, len, file_off);
+		sqe->buf_index = io->tag;
+	} else {
+		io_uring_prep_rw(op == UBLKD_OP_READ ? IORING_OP_READ : IORING_OP_WRITE,
+				 sqe, fd, (char *)io->buf + buf_off, len, file_off);
+	}
+	sqe->rw_flags = rw_flags;
+}

@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * device.c - the control path for the one device this daemon serves:
+ * ADD_DEV -> SET_PARAMS -> (queues fetch) -> START_DEV ... STOP_DEV -> DEL_DEV.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "daemon.h"
+#include "json.h"
+#include "log.h"
+#include "parse.h"
+#include "runstate.h"
+
+static uint8_t ilog2_u32(uint32_t v)
+{
+	return v ? 31 - __builtin_clz(v) : 0;
+}
+
+static void fill_params(const struct ublkd_dev *dev, struct ublk_params *p)
+{
+	const struct ublkd_setup *s = &dev->target.setup;
+	uint32_t lbs = s->logical_block_size, pbs = s->physical_block_size;
+
+	memset(p, 0, sizeof(*p));
+	p->types = UBLK_PARAM_TYPE_BASIC;
+	if (s->flags & UBLKD_PARAM_READ_ONLY)
+		p->basic.attrs |= UBLK_ATTR_READ_ONLY;
+	if (s->flags & UBLKD_PARAM_ROTATIONAL)
+		p->basic.attrs |= UBLK_ATTR_ROTATIONAL;
+	if (s->flags & UBLKD_PARAM_VOLATILE_CACHE)
+		p->basic.attrs |= UBLK_ATTR_VOLATILE_CACHE;
+	if (s->flags & UBLKD_PARAM_FUA)
+		p->basic.attrs |= UBLK_ATTR_FUA;
+	p->basic.logical_bs_shift = ilog2_u32(lbs);
+	p->basic.physical_bs_shift = ilog2_u32(pbs);
+	p->basic.io_min_shift = ilog2_u32(pbs);
+	p->basic.io_opt_shift = ilog2_u32(pbs);
+	p->basic.max_sectors = dev->max_io_bytes >> 9;
+	p->basic.dev_sectors = s->size >> 9;
+
+	if (s->flags & (UBLKD_PARAM_DISCARD | UBLKD_PARAM_WRITE_ZEROES)) {
+		uint32_t cap = 0xffffffffU >> 9 & ~((lbs >> 9) - 1);
+
+		p->types |= UBLK_PARAM_TYPE_DISCARD;
+		p->discard.discard_granularity = s->discard_granularity;
+		p->discard.max_discard_segments = 1;
+		if (s->flags & UBLKD_PARAM_DISCARD)
+			p->discard.max_discard_sectors = s->max_discard_bytes ?
+				s->max_discard_bytes >> 9 : cap;
+		if (s->flags & UBLKD_PARAM_WRITE_ZEROES)
+			p->discard.max_write_zeroes_sectors = s->max_write_zeroes_bytes ?
+				s->max_write_zeroes_bytes >> 9 : cap;
+	}
+}
+
+static uint64_t mode_flags(const struct ublkd_dev *dev)
+{
+	switch (dev->cfg.data_mode) {
+	case UBLKD_DATA_USER_COPY:
+		return UBLK_F_USER_COPY;
+	case UBLKD_DATA_ZERO_COPY:
+		return UBLK_F_SUPPORT_ZERO_COPY |
+		       (dev->zc == ZC_AUTO ? UBLK_F_AUTO_BUF_REG : 0);
+	default:
+		return 0;
+	}
+}
+
+static int open_char_dev(struct ublkd_dev *dev)
+{
+	char path[64];
+	int i;
+
+	snprintf(path, sizeof(path), UBLK_CHAR_FMT, dev->info.dev_id);
+	/* devtmpfs creates the node as the device is added; allow a moment. */
+	for (i = 0; i < 100; i++) {
+		dev->char_fd = open(path, O_RDWR | O_CLOEXEC);
+		if (dev->char_fd >= 0 || errno != ENOENT)
+			break;
+		usleep(10000);
+	}
+	if (dev->char_fd < 0) {
+		ublkd_error("cannot open %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+int device_setup(struct ublkd_dev *dev)
+{
+	struct ublk_params params;
+	unsigned int q;
+	int ret;
+
+	memset(&dev->info, 0, sizeof(dev->info));
+	dev->info.nr_hw_queues = dev->cfg.nr_queues;
+	dev->info.queue_depth = dev->cfg.depth;
+	dev->info.max_io_buf_bytes = dev->max_io_bytes;
+	dev->info.dev_id = dev->cfg.dev_id < 0 ? (uint32_t)-1 : (uint32_t)dev->cfg.dev_id;
+	dev->info.flags = UBLK_F_CMD_IOCTL_ENCODE | mode_flags(dev);
+
+	ret = ctrl_add_dev(&dev->ctrl, &dev->info);
+	if (ret == -EEXIST) {
+		ublkd_error("device id %d is already taken: pick another -n, or omit -n "
+			    "to let the kernel choose", dev->cfg.dev_id);
+		return ret;
+	}
+	if (ret < 0) {
+		ublkd_error("cannot add the ublk device (ADD_DEV): %s", strerror(-ret));
+		return ret;
+	}
+	if (dev->info.nr_hw_queues < dev->cfg.nr_queues)
+		ublkd_info("the kernel granted %u of %u queues (one per CPU at most)",
+			   dev->info.nr_hw_queues, dev->cfg.nr_queues);
+
+	fill_params(dev, &params);
+	ret = ctrl_set_params(&dev->ctrl, dev->info.dev_id, &params);
+	if (ret < 0) {
+		ublkd_error("the kernel rejected the device parameters (SET_PARAMS): %s",
+			    strerror(-ret));
+		goto err_del;
+	}
+	ret = open_char_dev(dev);
+	if (ret < 0)
+		goto err_del;
+
+	dev->queues = calloc(dev->info.nr_hw_queues, sizeof(*dev->queues));
+	if (!dev->queues) {
+		ret = -ENOMEM;
+		goto err_close;
+	}
+	for (q = 0; q < dev->info.nr_hw_queues; q++) {
+		dev->queues[q].dev = dev;
+		dev->queues[q].q_id = q;
+		if (ctrl_get_affinity(&dev->ctrl, dev->info.dev_id, q,
+				      &dev->queues[q].affinity) < 0)
+			CPU_ZERO(&dev->queues[q].affinity);
+	}
+	return 0;
+
+err_close:
+	close(dev->char_fd);
+	dev->char_fd = -1;
+err_del:
+	ctrl_del_dev(&dev->ctrl, dev->info.dev_id);
+	return ret;
+}
+
+/* START_DEV: returns once every queue has fetched and the disk is live. */
+int device_start(struct ublkd_dev *dev)
+{
+	int ret = ctrl_start_dev(&dev->ctrl, dev->info.dev_id, getpid());
+
+	if (ret < 0)
+		ublkd_error("cannot start the ublk device (START_DEV): %s", strerror(-ret));
+	return ret;
+}
+
+/* STOP_DEV removes the disk (waiting for in-flight I/O, which the queue
+ * threads still serve); then the queue threads are told to exit. */
+void device_stop(struct ublkd_dev *dev)
+{
+	unsigned int q;
+	int ret;
+
+	ret = ctrl_stop_dev(&dev->ctrl, dev->info.dev_id);
+	if (ret < 0 && ret != -ENODEV)
+		ublkd_warn("STOP_DEV failed: %s", strerror(-ret));
+	for (q = 0; q < dev->info.nr_hw_queues; q++)
+		queue_request_stop(&dev->queues[q]);
+	for (q = 0; q < dev->info.nr_hw_queues; q++)
+		queue_join(&dev->queues[q]);
+}
+
+/* DEL_DEV waits until nobody holds the device: close our char fd first. */
+void device_delete(struct ublkd_dev *dev)
+{
+	int ret;
+
+	if (dev->char_fd >= 0)
+		close(dev->char_fd);
+	dev->char_fd = -1;
+	ret = ctrl_del_dev(&dev->ctrl, dev->info.dev_id);
+	if (ret < 0 && ret != -ENODEV)
+		ublkd_warn("DEL_DEV failed: %s", strerror(-ret));
+	runstate_remove(dev->info.dev_id);
+	free(dev->queues);
+	dev->queues = NULL;
+}
+
+const char *device_mode_name(const struct ublkd_dev *dev)
+{
+	switch (dev->cfg.data_mode) {
+	case UBLKD_DATA_USER_COPY:
+		return "user_copy";
+	case UBLKD_DATA_ZERO_COPY:
+		return "zero_copy";
+	default:
+		return "copy";
+	}
+}
+
+static const char *zc_name(enum zc_mech zc)
+{
+	return zc == ZC_AUTO ? "auto_buf_reg" : zc == ZC_REGISTER ? "register_io_buf" : "none";
+}
+
+uint64_t device_bytes_copied(const struct ublkd_dev *dev)
+{
+	uint64_t sum = 0;
+	unsigned int q;
+
+	for (q = 0; dev->queues && q < dev->info.nr_hw_queues; q++)
+		sum += __atomic_load_n(&dev->queues[q].bytes_copied, __ATOMIC_RELAXED);
+	return sum;
+}
+
+/* /run/ublkd/<id>.json for `ublk list`, `del` and `recover`. */
+int device_write_runstate(struct ublkd_dev *dev)
+{
+	const struct ublkd_setup *s = &dev->target.setup;
+	char tmp[256], path[64];
+	struct json j;
+	FILE *f;
+
+	f = runstate_create(dev->info.dev_id, tmp, sizeof(tmp));
+	if (!f)
+		return -errno;
+	json_init(&j, f);
+	json_open_object(&j, NULL);
+	json_uint(&j, "id", dev->info.dev_id);
+	json_int(&j, "pid", getpid());
+	snprintf(path, sizeof(path), UBLK_BLOCK_FMT, dev->info.dev_id);
+	json_string(&j, "block_device", path);
+	snprintf(path, sizeof(path), UBLK_CHAR_FMT, dev->info.dev_id);
+	json_string(&j, "char_device", path);
+	json_string(&j, "target", dev->target.ops->name);
+	json_string(&j, "description", s->description ? s->description : "");
+	json_string(&j, "options", dev->cfg.argv_line ? dev->cfg.argv_line : "");
+	json_uint(&j, "size", s->size);
+	json_uint(&j, "logical_block_size", s->logical_block_size);
+	json_uint(&j, "queues", dev->info.nr_hw_queues);
+	json_uint(&j, "depth", dev->info.queue_depth);
+	json_uint(&j, "max_io_bytes", dev->max_io_bytes);
+	json_bool(&j, "read_only", !!(s->flags & UBLKD_PARAM_READ_ONLY));
+	json_string(&j, "copy_mode", device_mode_name(dev));
+	json_string(&j, "zero_copy_mechanism", zc_name(dev->zc));
+	json_uint(&j, "bytes_copied", device_bytes_copied(dev));
+	json_uint(&j, "flags", dev->info.flags);
+	json_close_object(&j);
+	json_end(&j);
+	return runstate_commit(dev->info.dev_id, f, tmp);
+}

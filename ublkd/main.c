@@ -1,0 +1,413 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * main.c - the ublkd process: one device, from start to clean exit.
+ *
+ *   load target -> parse options -> open /dev/ublk-control -> check kernel
+ *   features -> target open -> ADD_DEV/SET_PARAMS -> queue threads fetch
+ *   -> START_DEV -> ready (stdout, --ready-fd, sd_notify) -> serve until
+ *   SIGTERM/SIGINT or the kernel removes the device -> STOP_DEV -> queue
+ *   threads exit -> target flush/close -> DEL_DEV -> exit 0.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+#include <systemd/sd-daemon.h>
+#include "daemon.h"
+#include "ublk-features.h"
+#include "log.h"
+#include "parse.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: ublkd -t TYPE [OPTIONS] [TARGET OPTIONS]\n"
+		"Serve one ublk block device until SIGTERM.  Usually started by\n"
+		"'ublk add' or by systemd (ublkd@NAME.service); see ublkd(8).\n"
+		"\n"
+		"  -t, --type TYPE        target: null, loop, nbd, or a path to a plugin .so\n"
+		"  -n, --number ID        device id (default: the kernel picks one)\n"
+		"  -q, --queues N         hardware queues (default: CPUs, at most 4)\n"
+		"  -d, --depth N          queue depth, 1-4096 (default 128)\n"
+		"  -s, --size SIZE        device size (default: the target's)\n"
+		"      --max-io SIZE      largest request, 4K-32M (default 512K)\n"
+		"  -z, --zero-copy        lend request pages to the target's I/O (Linux 6.15+)\n"
+		"      --user-copy        copy with pread/pwrite on /dev/ublkcN (-u 1)\n"
+		"      --zc-mechanism M   auto or register (default: best the kernel has)\n"
+		"      --read-only        export the device read-only\n"
+		"      --ready-fd FD      write the device id to FD when live, then detach logs\n"
+		"  -v, --verbose          more messages\n"
+		"  -h, --help             this help;  ublk help -t TYPE lists target options\n"
+		"  -V, --version          print the version\n");
+}
+
+static void target_help(const struct ublkd_target_ops *ops)
+{
+	const struct ublkd_option *o;
+	char left[64];
+
+	printf("\nTarget %s: %s\n", ops->name, ops->description ? ops->description : "");
+	if (!ops->options || !ops->options->name)
+		printf("  (no target options)\n");
+	for (o = ops->options; o && o->name; o++) {
+		int n = 0;
+
+		if (o->short_name)
+			n = snprintf(left, sizeof(left), "-%c, ", o->short_name);
+		snprintf(left + n, sizeof(left) - n, "--%s%s%s", o->name,
+			 o->has_arg ? " " : "", o->has_arg ? o->arg_name : "");
+		printf("  %-26s %s\n", left, o->help ? o->help : "");
+	}
+	printf("Zero copy (--zero-copy): %s\n", ops->features & UBLKD_TARGET_ZERO_COPY ?
+	       "supported" : "not supported by this target");
+}
+
+static int help(const char *type)
+{
+	struct ublkd_target t = { 0 };
+
+	usage(stdout);
+	if (!type)
+		return 0;
+	if (plugin_load(&t, type) < 0)
+		return 1;
+	target_help(t.ops);
+	plugin_unload(&t);
+	return 0;
+}
+
+static const char *kernel_release(void)
+{
+	static struct utsname u;
+
+	return uname(&u) == 0 ? u.release : "unknown";
+}
+
+static unsigned int default_queues(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > 4 ? 4 : (unsigned int)n;
+}
+
+static int need_feature(const struct ublkd_dev *dev, uint64_t bit, const char *what)
+{
+	if (dev->kernel_features & bit)
+		return 0;
+	ublkd_error("%s needs the kernel feature UBLK_F_%s (Linux %s+); this kernel "
+		    "(%s) does not have it", what, feature_name(bit), feature_since(bit),
+		    kernel_release());
+	return -1;
+}
+
+/* Decide how data moves, from what was asked, the target and the kernel. */
+static int choose_data_mode(struct ublkd_dev *dev)
+{
+	const struct ublkd_target_ops *ops = dev->target.ops;
+	uint64_t f = dev->kernel_features;
+
+	dev->zc = ZC_NONE;
+	switch (dev->cfg.data_mode) {
+	case UBLKD_DATA_COPY:
+		return 0;
+	case UBLKD_DATA_USER_COPY:
+		return need_feature(dev, UBLK_F_USER_COPY, "--user-copy");
+	case UBLKD_DATA_ZERO_COPY:
+		break;
+	}
+	if (!(ops->features & UBLKD_TARGET_ZERO_COPY)) {
+		ublkd_error("target %s cannot use --zero-copy: it must handle the data "
+			    "itself; drop --zero-copy (or use --user-copy)", ops->name);
+		return -1;
+	}
+	if (dev->cfg.zc_force == ZC_AUTO) {
+		dev->zc = ZC_AUTO;
+		return need_feature(dev, UBLK_F_AUTO_BUF_REG, "--zc-mechanism=auto");
+	}
+	if (dev->cfg.zc_force == ZC_REGISTER) {
+		dev->zc = ZC_REGISTER;
+		return need_feature(dev, UBLK_F_SUPPORT_ZERO_COPY, "--zc-mechanism=register");
+	}
+	if (f & UBLK_F_AUTO_BUF_REG)
+		dev->zc = ZC_AUTO;
+	else if (f & UBLK_F_SUPPORT_ZERO_COPY)
+		dev->zc = ZC_REGISTER;
+	else {
+		ublkd_error("--zero-copy needs a kernel with ublk zero copy (Linux 6.15+, "
+			    "automatic buffer registration 6.16+); this kernel (%s) has none: "
+			    "run a newer kernel, apply ublkd's kernel/ series to 6.12, or drop "
+			    "--zero-copy", kernel_release());
+		return -1;
+	}
+	return 0;
+}
+
+static int open_target(struct ublkd_dev *dev)
+{
+	struct ublkd_setup *s = &dev->target.setup;
+
+	memset(s, 0, sizeof(*s));
+	s->size_limit = dev->cfg.size;
+	s->read_only = dev->cfg.read_only;
+	s->data_mode = dev->cfg.data_mode;
+	s->nr_queues = dev->cfg.nr_queues;
+	s->queue_depth = dev->cfg.depth;
+	if (dev->target.ops->open(&dev->target, s) < 0)
+		return -1;
+
+	if (!s->logical_block_size)
+		s->logical_block_size = 512;
+	if (!s->physical_block_size)
+		s->physical_block_size = s->logical_block_size;
+	if (!s->discard_granularity)
+		s->discard_granularity = s->logical_block_size;
+	if (dev->cfg.read_only)
+		s->flags |= UBLKD_PARAM_READ_ONLY;
+	if (s->nr_queues && s->nr_queues < dev->cfg.nr_queues)
+		dev->cfg.nr_queues = s->nr_queues;
+	dev->max_io_bytes = dev->cfg.max_io_bytes ? dev->cfg.max_io_bytes :
+			    s->max_io_bytes ? s->max_io_bytes : DEFAULT_MAX_IO_BYTES;
+	if (s->size < s->logical_block_size || s->size % s->logical_block_size) {
+		ublkd_error("target %s reports a size of %llu bytes: it must be a non-zero "
+			    "multiple of the %u-byte block size", dev->target.ops->name,
+			    (unsigned long long)s->size, s->logical_block_size);
+		return -1;
+	}
+	return 0;
+}
+
+/* Start every queue thread and wait until each has fetched (or failed). */
+static int start_queues(struct ublkd_dev *dev)
+{
+	unsigned int q, n = dev->info.nr_hw_queues;
+	int ret = 0;
+
+	for (q = 0; q < n; q++) {
+		ret = queue_start(&dev->queues[q]);
+		if (ret < 0) {
+			ublkd_error("cannot start queue %u: %s", q, strerror(-ret));
+			break;
+		}
+	}
+	pthread_mutex_lock(&dev->lock);
+	while (dev->nr_ready < q)
+		pthread_cond_wait(&dev->cond, &dev->lock);
+	pthread_mutex_unlock(&dev->lock);
+	for (unsigned int i = 0; i < q && !ret; i++)
+		ret = dev->queues[i].init_result;
+	if (ret < 0) {
+		for (unsigned int i = 0; i < q; i++)
+			queue_request_stop(&dev->queues[i]);
+		for (unsigned int i = 0; i < q; i++)
+			queue_join(&dev->queues[i]);
+	}
+	return ret;
+}
+
+/* The command line as one string, for the runtime state file. */
+static char *join_args(int argc, char **argv)
+{
+	size_t len = 1;
+	char *s;
+	int i;
+
+	for (i = 0; i < argc; i++)
+		len += strlen(argv[i]) + 1;
+	s = calloc(1, len);
+	for (i = 0; s && i < argc; i++) {
+		if (i)
+			strcat(s, " ");
+		strcat(s, argv[i]);
+	}
+	return s;
+}
+
+static void announce_ready(struct ublkd_dev *dev)
+{
+	const struct ublkd_setup *s = &dev->target.setup;
+	char size[32];
+	int null;
+
+	format_size(s->size, size, sizeof(size));
+	ublkd_info("serving " UBLK_BLOCK_FMT ": %s %s, %s, %s, %u queue%s of depth %u",
+		   dev->info.dev_id, dev->target.ops->name,
+		   s->description ? s->description : "", size, device_mode_name(dev),
+		   dev->info.nr_hw_queues, dev->info.nr_hw_queues > 1 ? "s" : "",
+		   dev->info.queue_depth);
+	sd_notifyf(0, "READY=1\nSTATUS=serving " UBLK_BLOCK_FMT ": %s %s, %s",
+		   dev->info.dev_id, dev->target.ops->name,
+		   s->description ? s->description : "",
+		   dev->cfg.data_mode == UBLKD_DATA_ZERO_COPY ? "zero copy" :
+		   dev->cfg.data_mode == UBLKD_DATA_USER_COPY ? "user copy" : "copy");
+	if (dev->cfg.ready_fd < 0) {
+		printf(UBLK_BLOCK_FMT "\n", dev->info.dev_id);
+		fflush(stdout);
+		return;
+	}
+	/* Started in the background by `ublk add`: report, then let go of
+	 * the terminal; later messages go to the system log. */
+	dprintf(dev->cfg.ready_fd, "%u\n", dev->info.dev_id);
+	close(dev->cfg.ready_fd);
+	dev->cfg.ready_fd = -1;
+	null = open("/dev/null", O_RDWR);
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		close(null);
+	}
+	log_to_syslog();
+}
+
+/* Serve until asked to stop or until every queue has exited. */
+static void serve(struct ublkd_dev *dev, int sfd)
+{
+	unsigned int exited = 0;
+	uint64_t last_copied = 0, usec = 0, n;
+	struct pollfd pfd[2] = {
+		{ .fd = sfd, .events = POLLIN },
+		{ .fd = dev->exit_efd, .events = POLLIN },
+	};
+	int timeout = 2000;
+
+	if (sd_watchdog_enabled(0, &usec) > 0 && usec / 2000 < (uint64_t)timeout)
+		timeout = usec / 2000;
+	for (;;) {
+		int ret = poll(pfd, 2, timeout);
+
+		if (ret < 0 && errno != EINTR)
+			break;
+		if (pfd[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				ublkd_info("signal %u: stopping " UBLK_BLOCK_FMT,
+					   si.ssi_signo, dev->info.dev_id);
+				sd_notify(0, "STOPPING=1");
+				return;
+			}
+		}
+		if (pfd[1].revents & POLLIN && read(dev->exit_efd, &n, sizeof(n)) == sizeof(n)) {
+			exited += n;
+			if (exited >= dev->info.nr_hw_queues) {
+				ublkd_info(UBLK_BLOCK_FMT " was stopped by the kernel", dev->info.dev_id);
+				return;
+			}
+		}
+		if (usec)
+			sd_notify(0, "WATCHDOG=1");
+		n = device_bytes_copied(dev);
+		if (n != last_copied) {
+			last_copied = n;
+			device_write_runstate(dev);
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct ublkd_dev dev = {
+		.cfg = { .dev_id = -1, .ready_fd = -1 },
+		.char_fd = -1,
+		.ctrl = { .fd = -1 },
+		.lock = PTHREAD_MUTEX_INITIALIZER,
+		.cond = PTHREAD_COND_INITIALIZER,
+	};
+	const char *type;
+	sigset_t sigs;
+	int sfd = -1, ret, status = 1, i;
+
+	log_init("ublkd", LOG_LVL_INFO);
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			return help(options_find_type(argc, argv));
+		if (!strcmp(argv[i], "-V") || !strcmp(argv[i], "--version")) {
+			printf("ublkd %s (target API %d)\n", PACKAGE_VERSION, UBLKD_TARGET_API_VERSION);
+			return 0;
+		}
+	}
+	type = options_find_type(argc, argv);
+	if (!type) {
+		ublkd_error("no target given: use -t TYPE (null, loop, nbd); see 'ublkd --help'");
+		return 1;
+	}
+	if (plugin_load(&dev.target, type) < 0)
+		return 1;
+	if (options_parse(&dev.cfg, argc, argv, dev.target.ops) < 0)
+		goto out_plugin;
+	if (dev.cfg.verbose)
+		log_init("ublkd", LOG_LVL_DEBUG);
+	if (!dev.cfg.nr_queues)
+		dev.cfg.nr_queues = default_queues();
+	if (!dev.cfg.depth)
+		dev.cfg.depth = DEFAULT_QUEUE_DEPTH;
+	if (plugin_configure(&dev.target, &dev.cfg) < 0)
+		goto out_plugin;
+	dev.cfg.argv_line = join_args(argc - 1, argv + 1);
+
+	/* Signals are handled by the main thread alone, through a signalfd;
+	 * the queue threads inherit the blocked mask. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+	dev.exit_efd = eventfd(0, EFD_CLOEXEC);
+	if (sfd < 0 || dev.exit_efd < 0) {
+		ublkd_error("cannot create signalfd/eventfd: %s", strerror(errno));
+		goto out_plugin;
+	}
+
+	if (ctrl_open(&dev.ctrl) < 0)
+		goto out_fds;
+	ret = ctrl_get_features(&dev.ctrl, &dev.kernel_features);
+	if (ret < 0) {
+		ublkd_error("the ublk driver of this kernel (%s) is too old: ublkd needs "
+			    "GET_FEATURES (Linux 6.5+); upgrade the kernel", kernel_release());
+		goto out_ctrl;
+	}
+	if (choose_data_mode(&dev) < 0)
+		goto out_ctrl;
+	if (open_target(&dev) < 0)
+		goto out_ctrl;
+	if (device_setup(&dev) < 0)
+		goto out_target;
+	if (start_queues(&dev) < 0)
+		goto out_delete;
+	if (device_start(&dev) < 0)
+		goto out_stop;
+	device_write_runstate(&dev);
+	announce_ready(&dev);
+
+	serve(&dev, sfd);
+	status = 0;
+out_stop:
+	device_stop(&dev);
+	if (dev.target.ops->flush && dev.target.ops->flush(&dev.target) < 0)
+		status = 1;
+out_delete:
+	device_delete(&dev);
+out_target:
+	if (dev.target.ops->close)
+		dev.target.ops->close(&dev.target);
+out_ctrl:
+	ctrl_close(&dev.ctrl);
+out_fds:
+	if (sfd >= 0)
+		close(sfd);
+	if (dev.exit_efd >= 0)
+		close(dev.exit_efd);
+out_plugin:
+	options_free(&dev.cfg);
+	plugin_unload(&dev.target);
+	return status;
+}

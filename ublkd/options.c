@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * options.c - ublkd's command line: generic options plus the target's own
+ * (from its ublkd_option table), into a struct dev_config.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "daemon.h"
+#include "log.h"
+#include "parse.h"
+
+enum {
+	OPT_MAX_IO = 256, OPT_USER_COPY, OPT_ZC_MECH, OPT_READ_ONLY, OPT_READY_FD,
+	OPT_FOREGROUND, OPT_TARGET_BASE = 1000,
+};
+
+static const struct option generic_opts[] = {
+	{ "type",		required_argument, NULL, 't' },
+	{ "number",		required_argument, NULL, 'n' },
+	{ "queues",		required_argument, NULL, 'q' },
+	{ "depth",		required_argument, NULL, 'd' },
+	{ "size",		required_argument, NULL, 's' },
+	{ "max-io",		required_argument, NULL, OPT_MAX_IO },
+	{ "max_io_buf_bytes",	required_argument, NULL, OPT_MAX_IO },
+	{ "zero-copy",		no_argument,	   NULL, 'z' },
+	{ "zerocopy",		no_argument,	   NULL, 'z' },
+	{ "user-copy",		no_argument,	   NULL, OPT_USER_COPY },
+	{ "usercopy",		no_argument,	   NULL, OPT_USER_COPY },
+	{ "zc-mechanism",	required_argument, NULL, OPT_ZC_MECH },
+	{ "read-only",		no_argument,	   NULL, OPT_READ_ONLY },
+	{ "read_only",		no_argument,	   NULL, OPT_READ_ONLY },
+	{ "ready-fd",		required_argument, NULL, OPT_READY_FD },
+	{ "foreground",		no_argument,	   NULL, OPT_FOREGROUND },
+	{ "verbose",		no_argument,	   NULL, 'v' },
+};
+#define NR_GENERIC (sizeof(generic_opts) / sizeof(generic_opts[0]))
+/* -u 0|1 is ublksrv's spelling of user copy. */
+static const char generic_short[] = "+t:n:q:d:s:zu:v";
+
+static int bad_value(const char *opt, const char *val, const char *want)
+{
+	ublkd_error("invalid value '%s' for %s: expected %s", val, opt, want);
+	return -1;
+}
+
+static int add_topt(struct dev_config *cfg, const char *name, const char *value)
+{
+	struct target_opt *o = realloc(cfg->topts, (cfg->nr_topts + 1) * sizeof(*o));
+
+	if (!o)
+		return -1;
+	cfg->topts = o;
+	o[cfg->nr_topts].name = strdup(name);
+	o[cfg->nr_topts].value = value ? strdup(value) : NULL;
+	cfg->nr_topts++;
+	return 0;
+}
+
+static int generic(struct dev_config *cfg, int c, const char *arg)
+{
+	uint64_t v;
+
+	switch (c) {
+	case 't':
+		free(cfg->target);
+		cfg->target = strdup(arg);
+		return 0;
+	case 'n':
+		if (parse_uint(arg, 0, 0x7fffffff, &v))
+			return bad_value("-n/--number", arg, "a device id (0 or more)");
+		cfg->dev_id = (int)v;
+		return 0;
+	case 'q':
+		if (parse_uint(arg, 1, MAX_QUEUES, &v))
+			return bad_value("-q/--queues", arg, "a queue count from 1 to 64");
+		cfg->nr_queues = v;
+		return 0;
+	case 'd':
+		if (parse_uint(arg, 1, UBLK_MAX_QUEUE_DEPTH, &v))
+			return bad_value("-d/--depth", arg, "a queue depth from 1 to 4096");
+		cfg->depth = v;
+		return 0;
+	case 's':
+		if (parse_size(arg, &v) || v == 0)
+			return bad_value("-s/--size", arg, "a size above 0 such as 1G, 512M, 4096");
+		if (v % 512)
+			return bad_value("-s/--size", arg, "a multiple of 512 bytes");
+		cfg->size = v;
+		return 0;
+	case OPT_MAX_IO:
+		if (parse_size(arg, &v) || v < 4096 || v > (32U << 20) || v % 4096)
+			return bad_value("--max-io", arg, "4K to 32M in multiples of 4K");
+		cfg->max_io_bytes = v;
+		return 0;
+	case 'z':
+		cfg->data_mode = UBLKD_DATA_ZERO_COPY;
+		return 0;
+	case 'u':
+		if (strcmp(arg, "0") && strcmp(arg, "1"))
+			return bad_value("-u", arg, "0 or 1");
+		if (arg[0] == '1')
+			cfg->data_mode = UBLKD_DATA_USER_COPY;
+		return 0;
+	case OPT_USER_COPY:
+		cfg->data_mode = UBLKD_DATA_USER_COPY;
+		return 0;
+	case OPT_ZC_MECH:
+		if (!strcmp(arg, "auto"))
+			cfg->zc_force = ZC_AUTO;
+		else if (!strcmp(arg, "register"))
+			cfg->zc_force = ZC_REGISTER;
+		else
+			return bad_value("--zc-mechanism", arg, "auto or register");
+		return 0;
+	case OPT_READ_ONLY:
+		cfg->read_only = 1;
+		return 0;
+	case OPT_READY_FD:
+		if (parse_uint(arg, 3, 1023, &v))
+			return bad_value("--ready-fd", arg, "a file descriptor number");
+		cfg->ready_fd = v;
+		return 0;
+	case OPT_FOREGROUND:
+		return 0;	/* ublkd always runs in the foreground */
+	case 'v':
+		cfg->verbose++;
+		return 0;
+	}
+	return -1;
+}
+
+/* Build getopt tables of generic + target options. */
+static int build_tables(const struct ublkd_target_ops *ops, struct option **lopts,
+			char *sopts, size_t slen)
+{
+	const struct ublkd_option *o;
+	size_t n = 0, i;
+	struct option *l;
+	char *p;
+
+	for (o = ops->options; o && o->name; o++)
+		n++;
+	l = calloc(NR_GENERIC + 2 * n + 1, sizeof(*l));
+	if (!l)
+		return -1;
+	memcpy(l, generic_opts, sizeof(generic_opts));
+	snprintf(sopts, slen, "%s", generic_short);
+	p = sopts + strlen(sopts);
+	i = NR_GENERIC;
+	for (o = ops->options; o && o->name; o++) {
+		int code = OPT_TARGET_BASE + (int)(o - ops->options);
+		char *alt;
+
+		l[i++] = (struct option){ o->name, o->has_arg ? required_argument : no_argument, NULL, code };
+		/* ublksrv spells multi-word options with '_': accept both. */
+		if (strchr(o->name, '-') && (alt = strdup(o->name))) {
+			for (char *c = alt; *c; c++)
+				if (*c == '-')
+					*c = '_';
+			l[i++] = (struct option){ alt, l[i - 1].has_arg, NULL, code | 0x10000 };
+		}
+		if (o->short_name && (size_t)(p - sopts) + 3 < slen) {
+			*p++ = o->short_name;
+			if (o->has_arg)
+				*p++ = ':';
+			*p = 0;
+		}
+	}
+	*lopts = l;
+	return 0;
+}
+
+static void free_tables(struct option *l)
+{
+	struct option *o;
+
+	for (o = l + NR_GENERIC; o->name; o++)
+		if (o->val & 0x10000)
+			free((char *)o->name);
+	free(l);
+}
+
+static const struct ublkd_option *short_to_target(const struct ublkd_target_ops *ops, int c)
+{
+	const struct ublkd_option *o;
+
+	for (o = ops->options; o && o->name; o++)
+		if (o->short_name == c)
+			return o;
+	return NULL;
+}
+
+int options_parse(struct dev_config *cfg, int argc, char **argv,
+		  const struct ublkd_target_ops *ops)
+{
+	struct option *lopts;
+	char sopts[128];
+	int c, idx, ret = 0;
+
+	if (build_tables(ops, &lopts, sopts, sizeof(sopts)))
+		return -1;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, sopts, lopts, &idx)) != -1) {
+		const struct ublkd_option *o = NULL;
+
+		if (c == '?' || c == ':') {
+			const char *bad = argv[optind - 1];
+
+			if (c == ':' || (optopt && strchr(sopts, optopt)))
+				ublkd_error("option %s needs a value; see 'ublk help -t %s'",
+					    bad, ops->name);
+			else
+				ublkd_error("unknown option '%s' for target %s; see 'ublk help -t %s'",
+					    bad, ops->name, ops->name);
+			ret = -1;
+			break;
+		}
+		if ((c & 0xffff) >= OPT_TARGET_BASE)
+			o = &ops->options[(c & 0xffff) - OPT_TARGET_BASE];
+		else if (c < 256 && !strchr(generic_short + 1, c))
+			o = short_to_target(ops, c);
+		if (o) {
+			if (add_topt(cfg, o->name, o->has_arg ? optarg : NULL)) {
+				ret = -1;
+				break;
+			}
+			continue;
+		}
+		if (generic(cfg, c, optarg)) {
+			ret = -1;
+			break;
+		}
+	}
+	if (!ret && optind < argc) {
+		ublkd_error("unexpected argument '%s'; options start with '-'", argv[optind]);
+		ret = -1;
+	}
+	free_tables(lopts);
+	return ret;
+}
+
+/* The value of -t/--type, found before the target is loaded. */
+const char *options_find_type(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if ((!strcmp(argv[i], "-t") || !strcmp(argv[i], "--type")) && i + 1 < argc)
+			return argv[i + 1];
+		if (!strncmp(argv[i], "--type=", 7))
+			return argv[i] + 7;
+		if (!strncmp(argv[i], "-t", 2) && argv[i][2])
+			return argv[i] + 2;
+	}
+	return NULL;
+}
+
+void options_free(struct dev_config *cfg)
+{
+	int i;
+
+	for (i = 0; i < cfg->nr_topts; i++) {
+		free(cfg->topts[i].name);
+		free(cfg->topts[i].value);
+	}
+	free(cfg->topts);
+	free(cfg->target);
+	free(cfg->argv_line);
+	cfg->topts = NULL;
+	cfg->target = NULL;
+	cfg->argv_line = NULL;
+}

@@ -1,0 +1,294 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * queue.c - one thread per hardware queue, each with its own io_uring.
+ *
+ * The loop: submit everything queued and wait for at least one completion
+ * (one io_uring_enter both commits finished requests and starts new target
+ * I/O), then dispatch each CQE by the kind encoded in its user_data.  A
+ * FETCH/COMMIT_AND_FETCH completion means "tag T has a new request".
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include "daemon.h"
+#include "log.h"
+#include "uring-cmd.h"
+
+/* Queue and re-arm the fetch for a tag: FETCH_REQ at start, then
+ * COMMIT_AND_FETCH_REQ carrying the previous request's result. */
+void queue_submit_fetch(struct ublkd_queue *q, struct tag *t, unsigned int cmd_op)
+{
+	struct io_uring_sqe *sqe = ublkd_get_sqe(q);
+	struct ublksrv_io_cmd *cmd;
+	unsigned int tag = t->io.tag;
+
+	uring_cmd_prep(sqe, q->char_fd, cmd_op);
+	cmd = uring_cmd_payload(sqe);
+	cmd->q_id = q->q_id;
+	cmd->tag = tag;
+	cmd->result = t->result;
+	if (q->bufs && q->dev->cfg.data_mode == UBLKD_DATA_COPY)
+		cmd->addr = (uint64_t)(uintptr_t)t->io.buf;
+	if (q->dev->zc == ZC_AUTO)
+		sqe->addr = ublk_auto_buf_reg_addr(tag, UBLK_AUTO_BUF_REG_FALLBACK);
+	sqe->user_data = ud_make(tag, UD_CMD, 0);
+	t->state = TAG_FETCHING;
+}
+
+static void arm_stop_poll(struct ublkd_queue *q)
+{
+	struct io_uring_sqe *sqe = ublkd_get_sqe(q);
+
+	io_uring_prep_read(sqe, q->stop_efd, &q->stop_val, sizeof(q->stop_val), 0);
+	sqe->user_data = ud_make(UD_NO_TAG, UD_STOP, 0);
+}
+
+/* A FETCH or COMMIT_AND_FETCH completed. */
+static void on_cmd_cqe(struct ublkd_queue *q, struct tag *t, int res)
+{
+	if (res == UBLK_IO_RES_OK) {
+		q->nr_busy++;
+		data_request(q, t);
+		return;
+	}
+	if (res != UBLK_IO_RES_ABORT && res != -ECANCELED)
+		ublkd_warn("queue %u tag %u: ublk command failed: %s",
+			   q->q_id, t->io.tag, strerror(-res));
+	t->state = TAG_DEAD;
+	q->nr_live--;
+}
+
+static void dispatch(struct ublkd_queue *q, const struct io_uring_cqe *cqe)
+{
+	uint64_t ud = cqe->user_data;
+	unsigned int kind = ud_kind(ud), tag = ud_tag(ud);
+	const struct ublkd_target_ops *ops = q->dev->target.ops;
+	struct tag *t = tag < q->depth ? &q->tags[tag] : NULL;
+
+	switch (kind) {
+	case UD_CMD:
+		on_cmd_cqe(q, t, cqe->res);
+		break;
+	case UD_TARGET:
+		ops->io_done(q, t ? &t->io : NULL, ud_cookie(ud), cqe);
+		break;
+	case UD_STOP:
+		q->stopping = 1;
+		break;
+	default:
+		data_cqe(q, t, kind, cqe);
+		break;
+	}
+}
+
+static int ring_setup(struct ublkd_queue *q)
+{
+	unsigned int entries = 8;
+	struct io_uring_params p;
+	int ret;
+
+	while (entries < 2 * q->depth + 8)
+		entries <<= 1;
+	memset(&p, 0, sizeof(p));
+	p.flags = IORING_SETUP_SQE128 | IORING_SETUP_CQSIZE |
+		  IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SINGLE_ISSUER |
+		  IORING_SETUP_DEFER_TASKRUN;
+	p.cq_entries = entries * 2;
+	ret = io_uring_queue_init_params(entries, &q->ring, &p);
+	if (ret == -EINVAL) {
+		/* Kernels before 6.1 lack the task-run flags. */
+		memset(&p, 0, sizeof(p));
+		p.flags = IORING_SETUP_SQE128 | IORING_SETUP_CQSIZE;
+		p.cq_entries = entries * 2;
+		ret = io_uring_queue_init_params(entries, &q->ring, &p);
+	}
+	if (ret < 0) {
+		ublkd_error("queue %u: cannot set up io_uring: %s", q->q_id, strerror(-ret));
+		return ret;
+	}
+	if (q->dev->zc != ZC_NONE) {
+		ret = io_uring_register_buffers_sparse(&q->ring, q->depth);
+		if (ret < 0) {
+			ublkd_error("queue %u: cannot register a sparse buffer table of %u "
+				    "entries for zero copy: %s", q->q_id, q->depth, strerror(-ret));
+			io_uring_queue_exit(&q->ring);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static int queue_setup(struct ublkd_queue *q)
+{
+	struct ublkd_dev *dev = q->dev;
+	const struct ublkd_target_ops *ops = dev->target.ops;
+	long page = sysconf(_SC_PAGESIZE);
+	size_t off;
+	unsigned int i;
+	int ret;
+
+	if (CPU_COUNT(&q->affinity))
+		pthread_setaffinity_np(pthread_self(), sizeof(q->affinity), &q->affinity);
+
+	/* The kernel's read-only descriptor array for this queue. */
+	q->descs_len = (q->depth * sizeof(struct ublksrv_io_desc) + page - 1) & ~(page - 1);
+	off = UBLKSRV_CMD_BUF_OFFSET + (size_t)q->q_id *
+	      ((UBLK_MAX_QUEUE_DEPTH * sizeof(struct ublksrv_io_desc) + page - 1) & ~(page - 1));
+	q->descs = mmap(NULL, q->descs_len, PROT_READ, MAP_SHARED | MAP_POPULATE,
+			q->char_fd, off);
+	if (q->descs == MAP_FAILED) {
+		ret = -errno;
+		q->descs = NULL;
+		ublkd_error("queue %u: cannot map I/O descriptors: %s", q->q_id, strerror(-ret));
+		return ret;
+	}
+
+	ret = ring_setup(q);
+	if (ret < 0)
+		return ret;
+
+	for (i = 0; i < q->depth; i++) {
+		struct tag *t = &q->tags[i];
+
+		t->io.q_id = q->q_id;
+		t->io.tag = i;
+		if (q->bufs)
+			t->io.buf = q->bufs + (size_t)i * dev->max_io_bytes;
+		if (ops->io_priv_size)
+			t->io.priv = (char *)q->io_privs + i * ops->io_priv_size;
+	}
+
+	if (ops->queue_init) {
+		ret = ops->queue_init(q);
+		if (ret < 0)
+			return ret;
+	}
+
+	for (i = 0; i < q->depth; i++)
+		queue_submit_fetch(q, &q->tags[i], UBLK_U_IO_FETCH_REQ);
+	q->nr_live = q->depth;
+	arm_stop_poll(q);
+	ret = io_uring_submit(&q->ring);
+	return ret < 0 ? ret : 0;
+}
+
+static void report(struct ublkd_queue *q, int result)
+{
+	struct ublkd_dev *dev = q->dev;
+
+	pthread_mutex_lock(&dev->lock);
+	q->init_result = result;
+	dev->nr_ready++;
+	pthread_cond_broadcast(&dev->cond);
+	pthread_mutex_unlock(&dev->lock);
+}
+
+static void queue_loop(struct ublkd_queue *q)
+{
+	const struct ublkd_target_ops *ops = q->dev->target.ops;
+	struct io_uring_cqe *cqe;
+	unsigned int head, n;
+	int ret;
+
+	/* Serve until the kernel aborted every tag, or we were asked to stop
+	 * and nothing is left with the target. */
+	while (q->nr_live && !(q->stopping && !q->nr_busy)) {
+		if (ops->queue_idle)
+			ops->queue_idle(q);
+		ret = io_uring_submit_and_wait(&q->ring, 1);
+		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
+			ublkd_error("queue %u: io_uring_enter failed: %s", q->q_id, strerror(-ret));
+			break;
+		}
+		n = 0;
+		io_uring_for_each_cqe(&q->ring, head, cqe) {
+			dispatch(q, cqe);
+			n++;
+		}
+		io_uring_cq_advance(&q->ring, n);
+	}
+}
+
+static void queue_teardown(struct ublkd_queue *q)
+{
+	const struct ublkd_target_ops *ops = q->dev->target.ops;
+
+	if (ops->queue_exit)
+		ops->queue_exit(q);
+	if (q->ring.ring_fd > 0)
+		io_uring_queue_exit(&q->ring);
+	if (q->descs)
+		munmap((void *)q->descs, q->descs_len);
+	q->descs = NULL;
+}
+
+static void *queue_thread(void *arg)
+{
+	struct ublkd_queue *q = arg;
+	uint64_t one = 1;
+	int ret;
+
+	ret = queue_setup(q);
+	report(q, ret);
+	if (ret == 0)
+		queue_loop(q);
+	queue_teardown(q);
+	if (write(q->dev->exit_efd, &one, sizeof(one)) < 0)
+		ublkd_warn("queue %u: cannot report exit", q->q_id);
+	return NULL;
+}
+
+int queue_start(struct ublkd_queue *q)
+{
+	struct ublkd_dev *dev = q->dev;
+	const struct ublkd_target_ops *ops = dev->target.ops;
+	int ret;
+
+	q->depth = dev->info.queue_depth;
+	q->char_fd = dev->char_fd;
+	q->stop_efd = eventfd(0, EFD_CLOEXEC);
+	if (q->stop_efd < 0)
+		return -errno;
+	q->tags = calloc(q->depth, sizeof(*q->tags));
+	if (!q->tags)
+		return -ENOMEM;
+	if (ops->io_priv_size) {
+		q->io_privs = calloc(q->depth, ops->io_priv_size);
+		if (!q->io_privs)
+			return -ENOMEM;
+	}
+	if (dev->cfg.data_mode != UBLKD_DATA_ZERO_COPY) {
+		/* Page-aligned per-tag buffers; untouched pages cost nothing. */
+		q->bufs_len = (size_t)q->depth * dev->max_io_bytes;
+		q->bufs = mmap(NULL, q->bufs_len, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (q->bufs == MAP_FAILED) {
+			q->bufs = NULL;
+			return -ENOMEM;
+		}
+	}
+	ret = pthread_create(&q->thread, NULL, queue_thread, q);
+	return -ret;
+}
+
+void queue_request_stop(struct ublkd_queue *q)
+{
+	uint64_t one = 1;
+
+	if (q->stop_efd >= 0 && write(q->stop_efd, &one, sizeof(one)) < 0)
+		ublkd_warn("queue %u: cannot signal stop", q->q_id);
+}
+
+void queue_join(struct ublkd_queue *q)
+{
+	pthread_join(q->thread, NULL);
+	if (q->stop_efd >= 0)
+		close(q->stop_efd);
+	if (q->bufs)
+		munmap(q->bufs, q->bufs_len);
+	free(q->tags);
+	free(q->io_privs);
+}

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/* target-api.c - small services of <ublkd/target.h> (the data path's are
+ * in data.c, messages in lib/log.c). */
+#include "daemon.h"
+
+void ublkd_target_set_priv(struct ublkd_target *t, void *priv) { t->priv = priv; }
+void *ublkd_target_priv(const struct ublkd_target *t) { return t->priv; }
+struct ublkd_target *ublkd_queue_target(const struct ublkd_queue *q) { return &q->dev->target; }
+void ublkd_queue_set_priv(struct ublkd_queue *q, void *priv) { q->priv = priv; }
+void *ublkd_queue_priv(const struct ublkd_queue *q) { return q->priv; }
+unsigned int ublkd_queue_id(const struct ublkd_queue *q) { return q->q_id; }
+
+enum ublkd_data_mode ublkd_queue_data_mode(const struct ublkd_queue *q)
+{
+	return q->dev->cfg.data_mode;
+}
+
+struct io_uring_sqe *ublkd_get_sqe(struct ublkd_queue *q)
+{
+	struct io_uring_sqe *sqe;
+
+	/* A full SQ ring: submit what is queued to make room. */
+	while (!(sqe = io_uring_get_sqe(&q->ring)))
+		io_uring_submit(&q->ring);
+	return sqe;
+}
+
+void ublkd_sqe_set_data(struct io_uring_sqe *sqe, struct ublkd_io *io,
+			uint32_t cookie)
+{
+	sqe->user_data = ud_make(io ? io->tag : UD_NO_TAG, UD_TARGET, cookie);
+}
