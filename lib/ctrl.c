@@ -165,7 +165,7 @@ static int cmp_u32(const void *a, const void *b)
 
 int ctrl_list_ids(uint32_t *ids, int max)
 {
-	DIR *d = opendir("/sys/class/ublk-char-device");
+	DIR *d = opendir("/sys/class/ublk-char");
 	struct dirent *e;
 	unsigned int id;
 	int n = 0;

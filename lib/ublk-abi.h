@@ -282,7 +282,8 @@ static inline unsigned int ublk_desc_op(const struct ublksrv_io_desc *d)
 #define UBLK_MAX_NR_QUEUES	4096
 
 /* User-copy window: pread/pwrite on /dev/ublkcN at
- * UBLKSRV_IO_BUF_OFFSET | qid << 41 | tag << 25 | byte offset. */
+ * UBLKSRV_IO_BUF_OFFSET + (qid << 41 | tag << 25 | byte offset): the
+ * kernel subtracts the base, and tag << 25 reaches bit 31 from tag 64 on. */
 #define UBLKSRV_IO_BUF_OFFSET	0x80000000ULL
 #define UBLK_IO_BUF_BITS	25
 #define UBLK_TAG_OFF		UBLK_IO_BUF_BITS
@@ -292,8 +293,8 @@ static inline unsigned int ublk_desc_op(const struct ublksrv_io_desc *d)
 static inline uint64_t ublk_user_copy_offset(unsigned int q, unsigned int tag,
 					     uint32_t off)
 {
-	return UBLKSRV_IO_BUF_OFFSET | (uint64_t)q << UBLK_QID_OFF |
-	       (uint64_t)tag << UBLK_TAG_OFF | off;
+	return UBLKSRV_IO_BUF_OFFSET + ((uint64_t)q << UBLK_QID_OFF |
+	       (uint64_t)tag << UBLK_TAG_OFF | off);
 }
 
 /* Static layout checks: these sizes are ABI. */

@@ -111,6 +111,10 @@ static int cmd_add(int argc, char **argv)
 	if (!args)
 		return 1;
 	args[n++] = (char *)"ublkd";
+	/* Before the user's options, so that a trailing option without its
+	 * value is reported as such. */
+	snprintf(fdarg, sizeof(fdarg), "--ready-fd=3");
+	args[n++] = fdarg;
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--foreground"))
 			foreground = 1;
@@ -118,6 +122,7 @@ static int cmd_add(int argc, char **argv)
 			args[n++] = argv[i];
 	}
 	if (foreground) {
+		args[1] = (char *)"--foreground";
 		execv(ublkd, args);
 		ublkd_error("cannot run %s: %s (is ublkd installed?)", ublkd, strerror(errno));
 		return 1;
@@ -137,9 +142,10 @@ static int cmd_add(int argc, char **argv)
 		setsid();
 		dup2(null, 0);
 		dup2(null, 1);
-		dup2(p[1], 3);
-		snprintf(fdarg, sizeof(fdarg), "--ready-fd=3");
-		args[n++] = fdarg;
+		if (p[1] == 3)
+			fcntl(3, F_SETFD, 0);
+		else
+			dup2(p[1], 3);
 		execv(ublkd, args);
 		ublkd_error("cannot run %s: %s (is ublkd installed?)", ublkd, strerror(errno));
 		_exit(127);
@@ -180,7 +186,7 @@ static int dev_exists(uint32_t id)
 {
 	char path[96];
 
-	snprintf(path, sizeof(path), "/sys/class/ublk-char-device/ublkc%u", id);
+	snprintf(path, sizeof(path), "/sys/class/ublk-char/ublkc%u", id);
 	return access(path, F_OK) == 0;
 }
 

@@ -182,6 +182,8 @@ void data_cqe(struct ublkd_queue *q, struct tag *t, unsigned int kind,
 				to_target(q, t);
 				return;
 			}
+			ublkd_warn("queue %u tag %u: user copy of %u bytes moved %d",
+				   q->q_id, t->io.tag, t->io.len, res);
 			t->result = res < 0 ? res : -EIO;
 		} else if (res != t->result) {
 			t->result = res < 0 ? res : -EIO;

@@ -1,0 +1,789 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * loop - a ublk disk over a regular file or another block device.
+ *
+ * Setup (main thread): open the backing, decide direct or buffered I/O and
+ * the block size, probe what discard/write-zeroes can do, fill the setup.
+ *
+ * Data path (queue threads): every request becomes SQEs on the queue's
+ * io_uring, never a blocking call on the queue thread:
+ *   READ/WRITE     ublkd_prep_rw() (so every data mode, zero copy too,
+ *                  works unchanged); a short transfer is resubmitted for
+ *                  the rest, and no progress (EOF of a shrunk file) is EIO
+ *   WRITE + FUA    the same with RWF_DSYNC
+ *   FLUSH          fsync(IORING_FSYNC_DATASYNC)
+ *   DISCARD        file: fallocate(PUNCH_HOLE|KEEP_SIZE);
+ *                  block device: BLOCK_URING_CMD_DISCARD (Linux 6.12+),
+ *                  else a BLKDISCARD ioctl
+ *   WRITE_ZEROES   fallocate(PUNCH_HOLE) when unmapping is allowed, else
+ *                  fallocate(ZERO_RANGE); where ZERO_RANGE is missing
+ *                  (tmpfs) PUNCH_HOLE then a plain fallocate to keep the
+ *                  range allocated
+ * A failed backing operation completes the request with its -errno: the
+ * application sees an I/O error on that request and the device keeps
+ * serving.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <linux/magic.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+#include <ublkd/target.h>
+
+#ifndef BLOCK_URING_CMD_DISCARD
+#define BLOCK_URING_CMD_DISCARD	_IO(0x12, 0)	/* <linux/blkdev.h>, Linux 6.12 */
+#endif
+#ifndef RAMFS_MAGIC
+#define RAMFS_MAGIC		0x858458f6
+#endif
+
+#define MAX_DIO_ALIGN		4096U	/* larger alignments: buffered I/O */
+#define MAX_RETRIES		16	/* -EAGAIN/-EINTR resubmissions per step */
+
+/* What a target SQE was for (the cookie). */
+enum step {
+	STEP_RW = 1,
+	STEP_FLUSH,
+	STEP_DISCARD,		/* fallocate PUNCH_HOLE or block discard cmd */
+	STEP_WZ_PUNCH,		/* write-zeroes, unmap allowed */
+	STEP_WZ_ZERO,		/* write-zeroes, ZERO_RANGE */
+	STEP_WZ_PUNCH_ALLOC,	/* NOUNMAP without ZERO_RANGE: punch ... */
+	STEP_WZ_ALLOC,		/* ... then allocate again */
+};
+
+enum stat_idx {
+	ST_READ, ST_WRITE, ST_FUA, ST_FLUSH, ST_DISCARD, ST_WZ, ST_ERROR, NR_STATS
+};
+
+struct loop {
+	/* options */
+	char	*path;
+	uint64_t offset;
+	int	 buffered;
+	/* backing */
+	int	 fd;
+	int	 is_blk;
+	int	 read_only;
+	int	 direct;
+	uint32_t lbs;
+	uint64_t size;
+	/* statistics, added up from the queues as they exit */
+	uint64_t stats[NR_STATS];
+};
+
+struct loop_queue {
+	struct loop *lo;
+	uint64_t stats[NR_STATS];
+	int	 no_zero_range;		/* fallocate ZERO_RANGE unsupported */
+	int	 no_wz_punch;		/* block device: no unmapping zeroout */
+	int	 no_discard_cmd;	/* no BLOCK_URING_CMD_DISCARD: ioctl */
+	int	 errors_logged;
+};
+
+/* Per request, in io->priv. */
+struct loop_io {
+	uint32_t done;		/* bytes moved so far */
+	uint16_t retries;
+};
+
+static const char *op_name(uint8_t op)
+{
+	switch (op) {
+	case UBLKD_OP_READ:		return "read";
+	case UBLKD_OP_WRITE:		return "write";
+	case UBLKD_OP_FLUSH:		return "flush";
+	case UBLKD_OP_DISCARD:		return "discard";
+	case UBLKD_OP_WRITE_ZEROES:	return "write-zeroes";
+	}
+	return "request";
+}
+
+/* ================================================================ setup */
+
+static const struct ublkd_option loop_options[] = {
+	{ "file", 'f', 1, "PATH", "backing regular file or block device (required)" },
+	{ "offset", 0, 1, "BYTES", "start this far into the backing (multiple of 512; K/M/G)" },
+	{ "buffered", 0, 0, NULL, "use the page cache instead of direct I/O" },
+	{ "buffered-io", 0, 0, NULL, "the same as --buffered (ublksrv's --buffered_io)" },
+	{ NULL, 0, 0, NULL, NULL },
+};
+
+static struct loop *loop_get(struct ublkd_target *t)
+{
+	struct loop *lo = ublkd_target_priv(t);
+
+	if (!lo) {
+		lo = calloc(1, sizeof(*lo));
+		if (!lo)
+			return NULL;
+		lo->fd = -1;
+		ublkd_target_set_priv(t, lo);
+	}
+	return lo;
+}
+
+static void loop_free(struct ublkd_target *t)
+{
+	struct loop *lo = ublkd_target_priv(t);
+
+	if (!lo)
+		return;
+	if (lo->fd >= 0)
+		close(lo->fd);
+	free(lo->path);
+	free(lo);
+	ublkd_target_set_priv(t, NULL);
+}
+
+static int loop_config(struct ublkd_target *t, const char *name, const char *value)
+{
+	struct loop *lo = loop_get(t);
+
+	if (!lo) {
+		ublkd_error("loop: out of memory");
+		return -1;
+	}
+	if (!strcmp(name, "file")) {
+		free(lo->path);
+		lo->path = strdup(value);
+		if (!lo->path) {
+			ublkd_error("loop: out of memory");
+			return -1;
+		}
+		return 0;
+	}
+	if (!strcmp(name, "offset")) {
+		if (ublkd_parse_size(value, &lo->offset) < 0 || lo->offset % 512) {
+			ublkd_error("invalid value '%s' for --offset: expected a byte count "
+				    "that is a multiple of 512, such as 0, 4096 or 1M", value);
+			return -1;
+		}
+		return 0;
+	}
+	if (!strcmp(name, "buffered") || !strcmp(name, "buffered-io")) {
+		lo->buffered = 1;
+		return 0;
+	}
+	ublkd_error("loop: unknown option --%s; see 'ublk help -t loop'", name);
+	return -1;
+}
+
+/* Open the backing with the right access mode; one-line errors. */
+static int open_backing(struct loop *lo, int read_only)
+{
+	const char *p = lo->path;
+	struct stat st;
+	int fd, err;
+
+	if (stat(p, &st) < 0) {
+		err = errno;
+		if (err == ENOENT)
+			ublkd_error("loop: backing file %s does not exist: create it first "
+				    "(e.g. truncate -s 1G %s) or fix the -f path", p, p);
+		else if (err == EACCES)
+			ublkd_error("loop: cannot reach backing file %s: permission denied: "
+				    "run as a user who may open it, or fix the permissions", p);
+		else
+			ublkd_error("loop: cannot open backing file %s: %s: fix the -f path",
+				    p, strerror(err));
+		return -1;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		ublkd_error("loop: %s is a directory: -f needs a regular file or a block "
+			    "device", p);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		ublkd_error("loop: %s is not a regular file or a block device: -f needs "
+			    "one of those", p);
+		return -1;
+	}
+
+	fd = open(p, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 && !read_only && (errno == EROFS || errno == EACCES || errno == EPERM ||
+				      errno == ETXTBSY)) {
+		err = errno;
+		fd = open(p, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+		if (fd >= 0) {
+			close(fd);
+			ublkd_error("loop: %s is read-only (%s): add --read-only to export "
+				    "it read-only, or make it writable", p, strerror(err));
+			return -1;
+		}
+		errno = err;
+	}
+	if (fd < 0) {
+		err = errno;
+		if (err == EACCES || err == EPERM)
+			ublkd_error("loop: cannot open %s: permission denied: run as a user "
+				    "who may %s it, or fix its permissions", p,
+				    read_only ? "read" : "read and write");
+		else if (err == EBUSY)
+			ublkd_error("loop: cannot open %s: the block device is in exclusive "
+				    "use (mounted or held by another driver): release it first", p);
+		else
+			ublkd_error("loop: cannot open %s: %s", p, strerror(err));
+		return -1;
+	}
+	/* O_NONBLOCK only guarded the open; I/O goes through io_uring. */
+	if (fcntl(fd, F_SETFL, 0) < 0 || fstat(fd, &st) < 0 ||
+	    (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))) {
+		ublkd_error("loop: %s changed while being opened: retry", p);
+		close(fd);
+		return -1;
+	}
+	lo->fd = fd;
+	lo->is_blk = S_ISBLK(st.st_mode);
+	return 0;
+}
+
+/* sysfs queue attribute of a block device (partitions: of the disk). */
+static int blk_queue_attr(dev_t rdev, const char *attr, uint64_t *val)
+{
+	char path[128];
+	unsigned long long v;
+	FILE *f;
+	int ok;
+
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/queue/%s",
+		 major(rdev), minor(rdev), attr);
+	f = fopen(path, "re");
+	if (!f) {
+		snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/../queue/%s",
+			 major(rdev), minor(rdev), attr);
+		f = fopen(path, "re");
+	}
+	if (!f)
+		return -1;
+	ok = fscanf(f, "%llu", &v) == 1;
+	fclose(f);
+	if (!ok)
+		return -1;
+	*val = v;
+	return 0;
+}
+
+static int is_pow2(uint64_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+/* Direct I/O alignment of a regular file opened with O_DIRECT: statx
+ * STATX_DIOALIGN where the kernel and file system report it, else a
+ * 512-byte O_DIRECT read decides between 512 and 4096.  0: no usable
+ * direct I/O. */
+static uint32_t file_dio_align(int fd)
+{
+	struct statx stx;
+	uint32_t align = 0;
+	void *buf;
+	ssize_t n;
+
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0 &&
+	    (stx.stx_mask & STATX_DIOALIGN)) {
+		if (!stx.stx_dio_offset_align || stx.stx_dio_mem_align > MAX_DIO_ALIGN)
+			return 0;
+		align = stx.stx_dio_offset_align;
+		return align < 512 ? 512 : is_pow2(align) && align <= MAX_DIO_ALIGN ? align : 0;
+	}
+	if (posix_memalign(&buf, MAX_DIO_ALIGN, MAX_DIO_ALIGN))
+		return 0;
+	/* The file holds at least 512 bytes (checked before). */
+	n = pread(fd, buf, 512, 0);
+	if (n >= 0)
+		align = 512;
+	else if (errno == EINVAL && pread(fd, buf, MAX_DIO_ALIGN, 0) >= 0)
+		align = MAX_DIO_ALIGN;
+	free(buf);
+	return align;
+}
+
+/* Switch the backing to O_DIRECT if it can do it; say why not once. */
+static void choose_io_mode(struct loop *lo, uint32_t blk_lbs)
+{
+	const char *p = lo->path;
+	struct statfs sfs;
+	uint32_t align;
+
+	lo->direct = 0;
+	lo->lbs = lo->is_blk ? blk_lbs : 512;
+	if (lo->buffered)
+		return;
+	if (!lo->is_blk && fstatfs(lo->fd, &sfs) == 0 &&
+	    (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC)) {
+		ublkd_info("loop: %s is on %s, which has no direct I/O: using buffered I/O",
+			   p, sfs.f_type == TMPFS_MAGIC ? "tmpfs" : "ramfs");
+		return;
+	}
+	if (fcntl(lo->fd, F_SETFL, O_DIRECT) < 0) {
+		ublkd_info("loop: %s does not support direct I/O (%s): using buffered I/O",
+			   p, strerror(errno));
+		return;
+	}
+	align = lo->is_blk ? blk_lbs : file_dio_align(lo->fd);
+	if (!align) {
+		ublkd_info("loop: %s does not support usable direct I/O: using buffered I/O", p);
+	} else if (lo->offset % align) {
+		ublkd_info("loop: --offset %" PRIu64 " is not a multiple of the %u-byte "
+			   "direct I/O alignment of %s: using buffered I/O", lo->offset, align, p);
+	} else {
+		lo->direct = 1;
+		lo->lbs = align;
+		return;
+	}
+	if (fcntl(lo->fd, F_SETFL, 0) < 0)
+		ublkd_warn("loop: cannot clear O_DIRECT on %s: %s", p, strerror(errno));
+}
+
+/* Can the file punch holes?  Punching past its end changes nothing but
+ * fails with EOPNOTSUPP where the file system has no hole punching. */
+static int file_can_punch(int fd, uint64_t file_size)
+{
+	uint64_t past = (file_size + (1ULL << 20)) & ~((1ULL << 20) - 1);
+
+	return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			 (off_t)past, 1 << 16) == 0;
+}
+
+static int loop_open(struct ublkd_target *t, struct ublkd_setup *s)
+{
+	struct loop *lo = loop_get(t);
+	uint64_t backing_size, avail, v;
+	uint32_t blk_lbs = 512, blk_pbs = 0;
+	struct stat st;
+	char sz[64];
+
+	if (!lo) {
+		ublkd_error("loop: out of memory");
+		return -1;
+	}
+	if (!lo->path) {
+		ublkd_error("the loop target needs a backing file: add -f PATH (a regular "
+			    "file or a block device)");
+		goto err;
+	}
+	lo->read_only = s->read_only;
+	if (open_backing(lo, lo->read_only) < 0)
+		goto err;
+	if (fstat(lo->fd, &st) < 0) {
+		ublkd_error("loop: cannot stat %s: %s", lo->path, strerror(errno));
+		goto err;
+	}
+
+	if (lo->is_blk) {
+		int ssz = 0;
+		unsigned int psz = 0;
+
+		if (ioctl(lo->fd, BLKGETSIZE64, &backing_size) < 0 ||
+		    ioctl(lo->fd, BLKSSZGET, &ssz) < 0) {
+			ublkd_error("loop: cannot get the size of block device %s: %s",
+				    lo->path, strerror(errno));
+			goto err;
+		}
+		blk_lbs = ssz >= 512 && is_pow2((uint64_t)ssz) ? (uint32_t)ssz : 512;
+		if (ioctl(lo->fd, BLKPBSZGET, &psz) == 0 && psz >= blk_lbs && is_pow2(psz))
+			blk_pbs = psz;
+	} else {
+		backing_size = (uint64_t)st.st_size;
+	}
+
+	/* Sizes that cannot work whatever the block size. */
+	if (backing_size == 0) {
+		ublkd_error("loop: %s is empty: give it a size first (e.g. truncate -s 1G %s)",
+			    lo->path, lo->path);
+		goto err;
+	}
+	if (lo->offset >= backing_size) {
+		ublkd_error("loop: --offset %" PRIu64 " is at or past the end of %s (%" PRIu64
+			    " bytes): give an offset below %" PRIu64, lo->offset, lo->path,
+			    backing_size, backing_size);
+		goto err;
+	}
+	if (backing_size - lo->offset < 512) {
+		ublkd_error("loop: %s has only %" PRIu64 " bytes%s: a backing needs at least "
+			    "512 (one block); grow it (e.g. truncate -s 1G %s)", lo->path,
+			    backing_size - lo->offset, lo->offset ? " after --offset" : "",
+			    lo->path);
+		goto err;
+	}
+
+	choose_io_mode(lo, blk_lbs);
+
+	avail = (backing_size - lo->offset) & ~(uint64_t)(lo->lbs - 1);
+	if (avail == 0) {
+		ublkd_error("loop: %s has only %" PRIu64 " bytes%s: less than one %u-byte "
+			    "block of its direct I/O; grow it, or use --buffered", lo->path,
+			    backing_size - lo->offset, lo->offset ? " after --offset" : "",
+			    lo->lbs);
+		goto err;
+	}
+	if (s->size_limit > avail) {
+		snprintf(sz, sizeof(sz), "%" PRIu64 " bytes", avail);
+		ublkd_error("loop: -s %" PRIu64 " is larger than %s (%s%s): give -s at most "
+			    "%" PRIu64 ", or grow the backing first", s->size_limit, lo->path, sz,
+			    lo->offset ? " after --offset" : "", avail);
+		goto err;
+	}
+	if (s->size_limit % lo->lbs) {
+		ublkd_error("loop: -s %" PRIu64 " is not a multiple of the %u-byte block size "
+			    "of %s: round it", s->size_limit, lo->lbs, lo->path);
+		goto err;
+	}
+	lo->size = s->size_limit ? s->size_limit : avail;
+
+	s->size = lo->size;
+	s->logical_block_size = lo->lbs;
+	s->physical_block_size = lo->is_blk && blk_pbs ? blk_pbs : lo->lbs;
+	if (!lo->is_blk && is_pow2((uint64_t)st.st_blksize) && st.st_blksize > lo->lbs &&
+	    st.st_blksize <= 4096)
+		s->physical_block_size = (uint32_t)st.st_blksize;
+	s->flags = UBLKD_PARAM_VOLATILE_CACHE | UBLKD_PARAM_FUA;
+	if (lo->is_blk && blk_queue_attr(st.st_rdev, "rotational", &v) == 0 && v)
+		s->flags |= UBLKD_PARAM_ROTATIONAL;
+
+	if (!lo->read_only) {
+		if (lo->is_blk) {
+			/* fallocate(ZERO_RANGE) on a block device always works:
+			 * the kernel writes zeroes where the device cannot. */
+			s->flags |= UBLKD_PARAM_WRITE_ZEROES;
+			if (blk_queue_attr(st.st_rdev, "discard_max_bytes", &v) == 0 && v) {
+				s->flags |= UBLKD_PARAM_DISCARD;
+				if (blk_queue_attr(st.st_rdev, "discard_granularity", &v) == 0 &&
+				    is_pow2(v) && v >= lo->lbs && v <= (1U << 30) &&
+				    lo->offset % v == 0)
+					s->discard_granularity = (uint32_t)v;
+			}
+		} else if (file_can_punch(lo->fd, backing_size)) {
+			s->flags |= UBLKD_PARAM_DISCARD | UBLKD_PARAM_WRITE_ZEROES;
+			if (is_pow2((uint64_t)st.st_blksize) && st.st_blksize >= lo->lbs &&
+			    st.st_blksize <= (1 << 20) && lo->offset % st.st_blksize == 0)
+				s->discard_granularity = (uint32_t)st.st_blksize;
+		} else {
+			ublkd_info("loop: %s cannot punch holes: discard and write-zeroes are "
+				   "not offered", lo->path);
+		}
+	}
+	s->description = lo->path;
+	ublkd_debug("loop: %s: %s %s I/O, %" PRIu64 " bytes from offset %" PRIu64
+		    ", block size %u%s%s", lo->path, lo->is_blk ? "block device," : "file,",
+		    lo->direct ? "direct" : "buffered", lo->size, lo->offset, lo->lbs,
+		    s->flags & UBLKD_PARAM_DISCARD ? ", discard" : "",
+		    s->flags & UBLKD_PARAM_WRITE_ZEROES ? ", write-zeroes" : "");
+	return 0;
+err:
+	/* close() is not called after a failed open(). */
+	loop_free(t);
+	return -1;
+}
+
+static int loop_flush(struct ublkd_target *t)
+{
+	struct loop *lo = ublkd_target_priv(t);
+
+	if (!lo || lo->fd < 0 || lo->read_only)
+		return 0;
+	if (fdatasync(lo->fd) < 0) {
+		ublkd_error("loop: cannot make %s durable (fdatasync): %s: data written "
+			    "lately may be lost", lo->path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void loop_close(struct ublkd_target *t)
+{
+	struct loop *lo = ublkd_target_priv(t);
+	const uint64_t *n;
+
+	if (!lo)
+		return;
+	n = lo->stats;
+	if (lo->fd >= 0)
+		ublkd_info("loop: %s: served %" PRIu64 " reads, %" PRIu64 " writes (%" PRIu64
+			   " FUA), %" PRIu64 " flushes, %" PRIu64 " discards, %" PRIu64
+			   " write-zeroes; %" PRIu64 " failed", lo->path, n[ST_READ],
+			   n[ST_WRITE], n[ST_FUA], n[ST_FLUSH],
+			   n[ST_DISCARD], n[ST_WZ], n[ST_ERROR]);
+	loop_free(t);
+}
+
+/* ================================================================ data path */
+
+static int loop_queue_init(struct ublkd_queue *q)
+{
+	struct loop_queue *lq = calloc(1, sizeof(*lq));
+
+	if (!lq)
+		return -ENOMEM;
+	lq->lo = ublkd_target_priv(ublkd_queue_target(q));
+	ublkd_queue_set_priv(q, lq);
+	return 0;
+}
+
+static void loop_queue_exit(struct ublkd_queue *q)
+{
+	struct loop_queue *lq = ublkd_queue_priv(q);
+	int i;
+
+	if (!lq)
+		return;
+	for (i = 0; i < NR_STATS; i++)
+		__atomic_fetch_add(&lq->lo->stats[i], lq->stats[i], __ATOMIC_RELAXED);
+	free(lq);
+	ublkd_queue_set_priv(q, NULL);
+}
+
+static void finish(struct ublkd_queue *q, struct loop_queue *lq, struct ublkd_io *io,
+		   int res)
+{
+	static const uint8_t stat_of[] = {
+		[UBLKD_OP_READ] = ST_READ, [UBLKD_OP_WRITE] = ST_WRITE,
+		[UBLKD_OP_FLUSH] = ST_FLUSH, [UBLKD_OP_DISCARD] = ST_DISCARD,
+		[UBLKD_OP_WRITE_ZEROES] = ST_WZ,
+	};
+
+	if (res < 0) {
+		lq->stats[ST_ERROR]++;
+		if (!lq->errors_logged++)
+			ublkd_warn("loop: %s: %s of %u bytes at offset %" PRIu64 " failed: %s "
+				   "(reported as an I/O error; later failures on queue %u are "
+				   "only counted)", lq->lo->path, op_name(io->op), io->len,
+				   io->offset, strerror(-res), ublkd_queue_id(q));
+	} else if (io->op < sizeof(stat_of)) {
+		lq->stats[stat_of[io->op]]++;
+		if (io->op == UBLKD_OP_WRITE && (io->flags & UBLKD_IO_FUA))
+			lq->stats[ST_FUA]++;
+	}
+	ublkd_complete(q, io, res);
+}
+
+static void submit_rw(struct ublkd_queue *q, struct loop *lo, struct ublkd_io *io)
+{
+	struct loop_io *lio = io->priv;
+	struct io_uring_sqe *sqe = ublkd_get_sqe(q);
+	int flags = io->op == UBLKD_OP_WRITE && (io->flags & UBLKD_IO_FUA) ? RWF_DSYNC : 0;
+
+	ublkd_prep_rw(q, io, sqe, (enum ublkd_op)io->op, lo->fd,
+		      lo->offset + io->offset + lio->done, lio->done, io->len - lio->done,
+		      flags);
+	ublkd_sqe_set_data(sqe, io, STEP_RW);
+}
+
+static void submit_flush(struct ublkd_queue *q, struct loop *lo, struct ublkd_io *io)
+{
+	struct io_uring_sqe *sqe = ublkd_get_sqe(q);
+
+	io_uring_prep_fsync(sqe, lo->fd, IORING_FSYNC_DATASYNC);
+	ublkd_sqe_set_data(sqe, io, STEP_FLUSH);
+}
+
+static void submit_fallocate(struct ublkd_queue *q, struct loop *lo, struct ublkd_io *io,
+			     int mode, enum step step)
+{
+	struct io_uring_sqe *sqe = ublkd_get_sqe(q);
+
+	io_uring_prep_fallocate(sqe, lo->fd, mode, (off_t)(lo->offset + io->offset), io->len);
+	ublkd_sqe_set_data(sqe, io, step);
+}
+
+static void submit_discard(struct ublkd_queue *q, struct loop_queue *lq, struct ublkd_io *io)
+{
+	struct loop *lo = lq->lo;
+	struct io_uring_sqe *sqe;
+
+	if (!lo->is_blk) {
+		submit_fallocate(q, lo, io, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				 STEP_DISCARD);
+		return;
+	}
+	if (lq->no_discard_cmd) {
+		/* Kernels before 6.12 have no asynchronous block discard. */
+		uint64_t range[2] = { lo->offset + io->offset, io->len };
+
+		finish(q, lq, io, ioctl(lo->fd, BLKDISCARD, range) < 0 ? -errno : 0);
+		return;
+	}
+	sqe = ublkd_get_sqe(q);
+	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, lo->fd, NULL, 0, 0);
+	sqe->cmd_op = BLOCK_URING_CMD_DISCARD;
+	sqe->addr = lo->offset + io->offset;
+	sqe->addr3 = io->len;
+	ublkd_sqe_set_data(sqe, io, STEP_DISCARD);
+}
+
+static void submit_write_zeroes(struct ublkd_queue *q, struct loop_queue *lq,
+				struct ublkd_io *io)
+{
+	struct loop *lo = lq->lo;
+
+	if (!(io->flags & UBLKD_IO_NOUNMAP) && !lq->no_wz_punch)
+		submit_fallocate(q, lo, io, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				 STEP_WZ_PUNCH);
+	else if (!lq->no_zero_range)
+		submit_fallocate(q, lo, io, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
+				 STEP_WZ_ZERO);
+	else
+		submit_fallocate(q, lo, io, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				 STEP_WZ_PUNCH_ALLOC);
+}
+
+static void loop_queue_io(struct ublkd_queue *q, struct ublkd_io *io)
+{
+	struct loop_queue *lq = ublkd_queue_priv(q);
+	struct loop *lo = lq->lo;
+	struct loop_io *lio = io->priv;
+
+	lio->done = 0;
+	lio->retries = 0;
+	switch (io->op) {
+	case UBLKD_OP_READ:
+	case UBLKD_OP_WRITE:
+		if (io->len == 0) {
+			finish(q, lq, io, 0);
+			return;
+		}
+		submit_rw(q, lo, io);
+		return;
+	case UBLKD_OP_FLUSH:
+		submit_flush(q, lo, io);
+		return;
+	case UBLKD_OP_DISCARD:
+		if (lo->read_only)
+			break;
+		submit_discard(q, lq, io);
+		return;
+	case UBLKD_OP_WRITE_ZEROES:
+		if (lo->read_only)
+			break;
+		submit_write_zeroes(q, lq, io);
+		return;
+	}
+	finish(q, lq, io, lo->read_only ? -EROFS : -EOPNOTSUPP);
+}
+
+static int unsupported(int res)
+{
+	return res == -EOPNOTSUPP || res == -ENOTTY || res == -ENOSYS;
+}
+
+static void loop_io_done(struct ublkd_queue *q, struct ublkd_io *io, uint32_t cookie,
+			 const struct io_uring_cqe *cqe)
+{
+	struct loop_queue *lq = ublkd_queue_priv(q);
+	struct loop *lo = lq->lo;
+	struct loop_io *lio;
+	int res = cqe->res;
+
+	if (!io)
+		return;
+	lio = io->priv;
+	if ((res == -EAGAIN || res == -EINTR) && lio->retries < MAX_RETRIES) {
+		lio->retries++;
+		switch (cookie) {
+		case STEP_RW:
+			submit_rw(q, lo, io);
+			return;
+		case STEP_FLUSH:
+			submit_flush(q, lo, io);
+			return;
+		case STEP_DISCARD:
+			submit_discard(q, lq, io);
+			return;
+		}
+		/* Write-zeroes steps are fallocate, never -EAGAIN: fall through. */
+	}
+	lio->retries = 0;
+
+	switch (cookie) {
+	case STEP_RW:
+		if (res < 0) {
+			finish(q, lq, io, res);
+			return;
+		}
+		if (res == 0) {
+			/* No progress: a read past the end of a file that shrank
+			 * (or a device that refuses to move): never spin. */
+			finish(q, lq, io, -EIO);
+			return;
+		}
+		lio->done += (uint32_t)res;
+		if (lio->done < io->len) {
+			submit_rw(q, lo, io);
+			return;
+		}
+		finish(q, lq, io, (int)io->len);
+		return;
+	case STEP_FLUSH:
+		finish(q, lq, io, res < 0 ? res : 0);
+		return;
+	case STEP_DISCARD:
+		if (lo->is_blk && unsupported(res) && !lq->no_discard_cmd) {
+			lq->no_discard_cmd = 1;
+			submit_discard(q, lq, io);
+			return;
+		}
+		finish(q, lq, io, res < 0 ? res : 0);
+		return;
+	case STEP_WZ_PUNCH:
+		if (unsupported(res)) {
+			/* Block device without unmapping write-zeroes. */
+			lq->no_wz_punch = 1;
+			submit_write_zeroes(q, lq, io);
+			return;
+		}
+		finish(q, lq, io, res < 0 ? res : 0);
+		return;
+	case STEP_WZ_ZERO:
+		if (unsupported(res)) {
+			/* tmpfs and others: punch, then allocate again. */
+			lq->no_zero_range = 1;
+			submit_write_zeroes(q, lq, io);
+			return;
+		}
+		finish(q, lq, io, res < 0 ? res : 0);
+		return;
+	case STEP_WZ_PUNCH_ALLOC:
+		if (res < 0) {
+			finish(q, lq, io, res);
+			return;
+		}
+		submit_fallocate(q, lo, io, FALLOC_FL_KEEP_SIZE, STEP_WZ_ALLOC);
+		return;
+	case STEP_WZ_ALLOC:
+		/* The range reads as zeroes already; keeping it allocated is
+		 * best effort (a full file system must not fail the write). */
+		finish(q, lq, io, res < 0 && res != -ENOSPC ? res : 0);
+		return;
+	}
+	ublkd_warn("loop: unexpected completion (step %u)", cookie);
+	finish(q, lq, io, -EIO);
+}
+
+static const struct ublkd_target_ops loop_ops = {
+	.api_version	= UBLKD_TARGET_API_VERSION,
+	.struct_size	= sizeof(struct ublkd_target_ops),
+	.name		= "loop",
+	.description	= "a disk over a regular file or a block device (like losetup)",
+	.features	= UBLKD_TARGET_ZERO_COPY,
+	.io_priv_size	= sizeof(struct loop_io),
+	.options	= loop_options,
+	.config		= loop_config,
+	.open		= loop_open,
+	.flush		= loop_flush,
+	.close		= loop_close,
+	.queue_init	= loop_queue_init,
+	.queue_exit	= loop_queue_exit,
+	.queue_io	= loop_queue_io,
+	.io_done	= loop_io_done,
+};
+
+UBLKD_REGISTER_TARGET(loop_ops)

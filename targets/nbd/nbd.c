@@ -1,0 +1,1241 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * nbd - a remote NBD export (nbdkit, qemu-nbd, nbd-server, ...) as a ublk
+ * disk, with libnbd speaking the protocol.
+ *
+ * Connections: open() connects once on the main thread to learn the
+ * export's size, flags and block sizes; queue 0 takes over that handle and
+ * every other queue opens its own in queue_init() (one NBD connection per
+ * queue; more than one queue only when the server advertises multi-conn).
+ *
+ * Event loop: libnbd's asynchronous API, driven from the queue thread.
+ * The socket is watched by one-shot IORING_OP_POLL_ADD SQEs on the queue's
+ * ring (POLLIN while connected, POLLOUT while libnbd has bytes to send, as
+ * nbd_aio_get_direction() says); their CQEs call nbd_aio_notify_read/write.
+ * libnbd's completion callbacks only move requests to a "done" list
+ * (callbacks may not call libnbd); queue_idle() then completes or retries
+ * them, re-issues waiting requests and re-arms the polls and the timer.
+ *
+ * Failure: every request has a deadline (arrival + --timeout).  When the
+ * connection dies, libnbd fails its commands with ENOTCONN; such requests
+ * wait in "pending" and are sent again once the queue has reconnected
+ * (backoff 0.1 s doubling to 2 s), or fail with EIO at their deadline.  A
+ * server that stops answering is treated as gone once a request passes its
+ * deadline: the connection is dropped (libnbd then lets go of the buffers)
+ * and re-opened.  One IORING_OP_TIMEOUT at a time drives all of this.
+ *
+ * Data: libnbd reads and writes the socket itself, so data is in io->buf
+ * (copy and user copy modes); zero copy is impossible and not offered.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <libnbd.h>
+#include <ublkd/target.h>
+
+#define DEFAULT_TIMEOUT_S	30
+#define MAX_TIMEOUT_S		86400
+#define MAX_REQUEST		(32U << 20)	/* the largest read/write any server takes */
+#define DEFAULT_MAX_IO		(512U << 10)	/* ublkd's default largest request */
+#define BACKOFF_MIN_MS		100
+#define BACKOFF_MAX_MS		2000
+#define CONNECT_MAX_MS		10000		/* one reconnect attempt, at most */
+#define TICK_MAX_MS		1000
+#define NS_PER_MS		1000000ULL
+#define NS_PER_S		1000000000ULL
+
+/* ================================================================ the target */
+
+struct nbd_target {
+	/* Options. */
+	char *uri, *host, *port, *unix_path, *export_name;
+	char *tls_psk_file, *tls_certificates, *tls_username;
+	bool tls;
+	unsigned int timeout_s;
+
+	/* What the server told open(). */
+	char *desc;
+	uint64_t export_size;
+	uint32_t max_req;	/* largest read/write per NBD command */
+	bool read_only, can_flush, can_fua, can_trim, can_zero, multi_conn;
+
+	/* open()'s connection: queue 0 serves on it; it comes back at
+	 * queue 0's exit for flush() and close(). */
+	struct nbd_handle *h0;
+
+	/* Summed from the queues at their exit. */
+	uint64_t stats[8];
+	int dirty;		/* written since the last flush */
+};
+
+enum { ST_READ, ST_WRITE, ST_FLUSH, ST_DISCARD, ST_ZERO, ST_ERROR, ST_RETRY, ST_RECONNECT };
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
+}
+
+/* libnbd's last error without its "nbd_function: " context prefix. */
+static const char *nbd_why(void)
+{
+	const char *e = nbd_get_error(), *p;
+
+	if (!e || !*e)
+		return "unknown error";
+	if (!strncmp(e, "nbd_", 4)) {
+		p = strstr(e, ": ");
+		if (p && p[2] && strcspn(e, " ") == (size_t)(p - e))
+			return p + 2;
+	}
+	return e;
+}
+
+/* ================================================================ options */
+
+static void free_target(struct ublkd_target *t);
+
+static const struct ublkd_option nt_options[] = {
+	{ "uri", 0, 1, "URI", "the export: nbd://HOST[:PORT]/EXPORT, "
+	  "nbd+unix:///EXPORT?socket=PATH, nbds://... for TLS" },
+	{ "host", 0, 1, "HOST", "server name or address (instead of --uri)" },
+	{ "port", 0, 1, "PORT", "server TCP port with --host (default 10809)" },
+	{ "unix", 0, 1, "PATH", "server Unix socket (instead of --uri or --host)" },
+	{ "export-name", 0, 1, "NAME", "export name with --host or --unix (default \"\")" },
+	{ "tls", 0, 0, NULL, "require TLS with --host or --unix (URIs: nbds://)" },
+	{ "tls-psk-file", 0, 1, "FILE", "TLS pre-shared keys (psktool format); implies TLS" },
+	{ "tls-certificates", 0, 1, "DIR", "TLS certificates directory (ca-cert.pem, "
+	  "client-cert.pem, client-key.pem); implies TLS" },
+	{ "tls-username", 0, 1, "NAME", "TLS user name (default: the URI's, else the login name)" },
+	{ "timeout", 0, 1, "SECONDS", "fail I/O with EIO when the server has been unreachable "
+	  "this long; also the connect timeout (default 30)" },
+	{ 0 },
+};
+
+static struct nbd_target *get_target(struct ublkd_target *t)
+{
+	struct nbd_target *nt = ublkd_target_priv(t);
+
+	if (!nt) {
+		nt = calloc(1, sizeof(*nt));
+		if (!nt)
+			return NULL;
+		nt->timeout_s = DEFAULT_TIMEOUT_S;
+		ublkd_target_set_priv(t, nt);
+	}
+	return nt;
+}
+
+static int set_str(char **dst, const char *name, const char *value)
+{
+	if (!value || !*value) {
+		ublkd_error("nbd: --%s needs a non-empty value", name);
+		return -1;
+	}
+	free(*dst);
+	*dst = strdup(value);
+	return *dst ? 0 : -1;
+}
+
+static int config_one(struct ublkd_target *t, const char *name, const char *value)
+{
+	struct nbd_target *nt = get_target(t);
+	char *end;
+	unsigned long v;
+
+	if (!nt)
+		return -1;
+	if (!strcmp(name, "uri"))
+		return set_str(&nt->uri, name, value);
+	if (!strcmp(name, "host"))
+		return set_str(&nt->host, name, value);
+	if (!strcmp(name, "unix"))
+		return set_str(&nt->unix_path, name, value);
+	if (!strcmp(name, "tls-psk-file"))
+		return set_str(&nt->tls_psk_file, name, value);
+	if (!strcmp(name, "tls-certificates"))
+		return set_str(&nt->tls_certificates, name, value);
+	if (!strcmp(name, "tls-username"))
+		return set_str(&nt->tls_username, name, value);
+	if (!strcmp(name, "export-name")) {
+		free(nt->export_name);	/* "" is a valid export name */
+		nt->export_name = strdup(value);
+		return nt->export_name ? 0 : -1;
+	}
+	if (!strcmp(name, "tls")) {
+		nt->tls = true;
+		return 0;
+	}
+	if (!strcmp(name, "port")) {
+		errno = 0;
+		v = strtoul(value, &end, 10);
+		if (errno || end == value || *end || v < 1 || v > 65535) {
+			ublkd_error("nbd: invalid value '%s' for --port: expected a TCP port "
+				    "from 1 to 65535", value);
+			return -1;
+		}
+		return set_str(&nt->port, name, value);
+	}
+	if (!strcmp(name, "timeout")) {
+		errno = 0;
+		v = strtoul(value, &end, 10);
+		if (errno || end == value || *end || v < 1 || v > MAX_TIMEOUT_S) {
+			ublkd_error("nbd: invalid value '%s' for --timeout: expected seconds "
+				    "from 1 to %u", value, MAX_TIMEOUT_S);
+			return -1;
+		}
+		nt->timeout_s = v;
+		return 0;
+	}
+	ublkd_error("nbd: unknown option --%s", name);
+	return -1;
+}
+
+static int nt_config(struct ublkd_target *t, const char *name, const char *value)
+{
+	if (config_one(t, name, value) == 0)
+		return 0;
+	free_target(t);		/* neither open() nor close() follows */
+	return -1;
+}
+
+/* Which server, and a one-line description of it for `ublk list`. */
+static int check_options(struct nbd_target *nt)
+{
+	const char *exp = nt->export_name ? nt->export_name : "";
+	bool tls = nt->tls || nt->tls_psk_file || nt->tls_certificates;
+	int n;
+
+	if (nt->uri) {
+		if (nt->host || nt->port || nt->unix_path || nt->export_name || nt->tls) {
+			ublkd_error("nbd: --uri cannot be combined with --host, --port, --unix, "
+				    "--export-name or --tls: put them in the URI");
+			return -1;
+		}
+		nt->desc = strdup(nt->uri);
+		return nt->desc ? 0 : -1;
+	}
+	if (!nt->host && !nt->unix_path) {
+		ublkd_error("nbd: no server given: use --uri nbd://HOST[:PORT]/EXPORT (or "
+			    "nbd+unix:///EXPORT?socket=PATH), or --host/--unix");
+		return -1;
+	}
+	if (nt->host && nt->unix_path) {
+		ublkd_error("nbd: --host and --unix exclude each other: give one");
+		return -1;
+	}
+	if (nt->port && !nt->host) {
+		ublkd_error("nbd: --port goes with --host, not --unix");
+		return -1;
+	}
+	nt->tls = tls;
+	if (nt->host) {
+		int v6 = strchr(nt->host, ':') != NULL;
+
+		n = asprintf(&nt->desc, "nbd%s://%s%s%s:%s/%s", tls ? "s" : "", v6 ? "[" : "",
+			     nt->host, v6 ? "]" : "", nt->port ? nt->port : "10809", exp);
+	} else {
+		n = asprintf(&nt->desc, "nbd%s+unix:///%s?socket=%s", tls ? "s" : "", exp,
+			     nt->unix_path);
+	}
+	if (n < 0) {
+		nt->desc = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* ================================================================ connecting */
+
+/* A handle set up for this target's server, not yet connected. */
+static struct nbd_handle *new_handle(const struct nbd_target *nt)
+{
+	struct nbd_handle *h = nbd_create();
+
+	if (!h)
+		return NULL;
+	nbd_set_handle_name(h, "ublkd-nbd");
+	/* Failed reads return EIO: zeroing every read buffer first is waste. */
+	nbd_set_pread_initialize(h, false);
+	/* The URI may name a PSK file (tls-psk-file=): allowed for the admin. */
+	nbd_set_uri_allow_local_file(h, true);
+	if ((nt->tls_psk_file && nbd_set_tls_psk_file(h, nt->tls_psk_file) < 0) ||
+	    (nt->tls_certificates && nbd_set_tls_certificates(h, nt->tls_certificates) < 0) ||
+	    (nt->tls_username && nbd_set_tls_username(h, nt->tls_username) < 0))
+		goto err;
+	if (!nt->uri) {
+		if (nbd_set_export_name(h, nt->export_name ? nt->export_name : "") < 0)
+			goto err;
+		if (nt->tls && nbd_set_tls(h, LIBNBD_TLS_REQUIRE) < 0)
+			goto err;
+	}
+	return h;
+err:
+	nbd_close(h);	/* keeps the thread's error message */
+	return NULL;
+}
+
+static int start_connect(const struct nbd_target *nt, struct nbd_handle *h)
+{
+	if (nt->uri)
+		return nbd_aio_connect_uri(h, nt->uri);
+	if (nt->unix_path)
+		return nbd_aio_connect_unix(h, nt->unix_path);
+	return nbd_aio_connect_tcp(h, nt->host, nt->port ? nt->port : "10809");
+}
+
+/* Drive h with poll(2) until done(h, arg) says 1 (0 returned) or -1, the
+ * handle dies, or the deadline passes (-1; *why explains).  For the main
+ * thread and queue setup, where nothing else has to run meanwhile. */
+static int run_sync(struct nbd_handle *h, int (*done)(struct nbd_handle *, void *),
+		    void *arg, uint64_t deadline, const char **why)
+{
+	for (;;) {
+		struct pollfd pfd;
+		uint64_t now;
+		int r, dir;
+
+		r = done(h, arg);
+		if (r)
+			return r > 0 ? 0 : (*why = nbd_why(), -1);
+		if (nbd_aio_is_dead(h) || nbd_aio_is_closed(h)) {
+			*why = nbd_why();
+			return -1;
+		}
+		now = now_ns();
+		if (now >= deadline) {
+			*why = NULL;	/* the caller says "timed out" */
+			return -1;
+		}
+		dir = nbd_aio_get_direction(h);
+		pfd.fd = nbd_aio_get_fd(h);
+		pfd.events = (dir & LIBNBD_AIO_DIRECTION_READ ? POLLIN : 0) |
+			     (dir & LIBNBD_AIO_DIRECTION_WRITE ? POLLOUT : 0);
+		if (pfd.fd < 0 || !pfd.events) {
+			*why = "the connection stalled";
+			return -1;
+		}
+		r = poll(&pfd, 1, (int)((deadline - now + NS_PER_MS - 1) / NS_PER_MS));
+		if (r < 0 && errno != EINTR) {
+			*why = strerror(errno);
+			return -1;
+		}
+		if (r <= 0)
+			continue;
+		if ((dir & LIBNBD_AIO_DIRECTION_READ) && (pfd.revents & (POLLIN | POLLHUP | POLLERR)))
+			nbd_aio_notify_read(h);
+		else if (dir & LIBNBD_AIO_DIRECTION_WRITE)
+			nbd_aio_notify_write(h);
+	}
+}
+
+static int is_ready(struct nbd_handle *h, void *arg)
+{
+	(void)arg;
+	return nbd_aio_is_ready(h);
+}
+
+static int is_completed(struct nbd_handle *h, void *arg)
+{
+	return nbd_aio_command_completed(h, *(int64_t *)arg);
+}
+
+static int is_closed(struct nbd_handle *h, void *arg)
+{
+	(void)arg;
+	return nbd_aio_is_closed(h);
+}
+
+/* A connected handle, or NULL with *why set (a static string, or libnbd's
+ * thread-local message: use it before the next libnbd call). */
+static struct nbd_handle *connect_sync(const struct nbd_target *nt, unsigned int timeout_ms,
+				       const char **why)
+{
+	struct nbd_handle *h = new_handle(nt);
+
+	if (!h) {
+		*why = nbd_why();
+		return NULL;
+	}
+	if (start_connect(nt, h) < 0) {
+		*why = nbd_why();
+		goto err;
+	}
+	if (run_sync(h, is_ready, NULL, now_ns() + timeout_ms * NS_PER_MS, why) < 0) {
+		if (!*why)
+			*why = "timed out";
+		goto err;
+	}
+	return h;
+err:
+	nbd_close(h);
+	return NULL;
+}
+
+/* A hint for the usual causes of a failed connect. */
+static const char *connect_hint(const struct nbd_target *nt, const char *why)
+{
+	if (strstr(why, "opt_go") || strstr(why, "export"))
+		return "; check the export name (nbdinfo --list URI lists them)";
+	if (nt->tls || (nt->uri && !strncmp(nt->uri, "nbds", 4)) || strstr(why, "TLS") ||
+	    strstr(why, "gnutls") || strstr(why, "tls"))
+		return "; check the TLS key or certificates and the user name";
+	if (strstr(why, "refused") || strstr(why, "No such file"))
+		return "; is the NBD server running there?";
+	if (strstr(why, "timed out"))
+		return "; is the server reachable? (--timeout sets the limit)";
+	return "";
+}
+
+/* Ask the server to close (NBD_CMD_DISC), wait a moment, free the handle. */
+static void disconnect(struct nbd_handle *h, unsigned int wait_ms)
+{
+	const char *why;
+
+	if (!h)
+		return;
+	if (nbd_aio_is_ready(h) && nbd_aio_in_flight(h) == 0 &&
+	    nbd_aio_disconnect(h, 0) == 0)
+		run_sync(h, is_closed, NULL, now_ns() + wait_ms * NS_PER_MS, &why);
+	nbd_close(h);
+}
+
+/* ================================================================ open/close */
+
+static int nt_open(struct ublkd_target *t, struct ublkd_setup *s)
+{
+	struct nbd_target *nt = get_target(t);
+	struct nbd_handle *h;
+	int64_t size, bmin, bpref, bmax;
+	uint32_t lbs, pbs;
+	const char *why;
+
+	if (!nt)
+		return -1;
+	if (check_options(nt) < 0)
+		goto err_free;
+	h = connect_sync(nt, nt->timeout_s * 1000, &why);
+	if (!h) {
+		ublkd_error("nbd: cannot connect to %s: %s%s", nt->desc, why,
+			    connect_hint(nt, why));
+		goto err_free;
+	}
+
+	size = nbd_get_size(h);
+	bmin = nbd_get_block_size(h, LIBNBD_SIZE_MINIMUM);
+	bpref = nbd_get_block_size(h, LIBNBD_SIZE_PREFERRED);
+	bmax = nbd_get_block_size(h, LIBNBD_SIZE_MAXIMUM);
+	if (size < 0 || bmin < 0 || bpref < 0 || bmax < 0) {
+		ublkd_error("nbd: %s: cannot read the export's size: %s", nt->desc, nbd_why());
+		goto err;
+	}
+	nt->read_only = nbd_is_read_only(h) == 1;
+	nt->can_flush = nbd_can_flush(h) == 1;
+	nt->can_fua = nbd_can_fua(h) == 1;
+	nt->can_trim = nbd_can_trim(h) == 1;
+	nt->can_zero = nbd_can_zero(h) == 1;
+	nt->multi_conn = nbd_can_multi_conn(h) == 1;
+
+	/* Block sizes: the server's minimum is the logical block (512 at
+	 * least, the page size at most: ublk's limits); its preferred size
+	 * the physical block. */
+	lbs = bmin > 512 ? (uint32_t)bmin : 512;
+	if (lbs > 4096) {
+		ublkd_error("nbd: %s needs requests aligned to %" PRId64 " bytes; a ublk "
+			    "device's block size is 4096 at most", nt->desc, bmin);
+		goto err;
+	}
+	pbs = bpref > lbs ? (uint32_t)(bpref < 65536 ? bpref : 65536) : lbs;
+	nt->max_req = bmax > 0 && bmax < MAX_REQUEST ? (uint32_t)bmax : MAX_REQUEST;
+	nt->max_req &= ~(lbs - 1);
+	if (!nt->max_req)
+		nt->max_req = lbs;
+
+	nt->export_size = (uint64_t)size;
+	s->size = nt->export_size;
+	if (s->size_limit) {
+		if (s->size_limit > nt->export_size) {
+			ublkd_error("nbd: -s/--size %" PRIu64 " is larger than the export %s "
+				    "(%" PRIu64 " bytes): drop -s or give a smaller size",
+				    s->size_limit, nt->desc, nt->export_size);
+			goto err;
+		}
+		s->size = s->size_limit;
+	}
+	if (s->size % lbs)
+		ublkd_info("nbd: %s: serving %" PRIu64 " of %" PRIu64 " bytes (whole "
+			   "%u-byte blocks)", nt->desc, s->size - s->size % lbs, s->size, lbs);
+	s->size -= s->size % lbs;
+	if (s->size == 0) {
+		ublkd_error("nbd: the export %s is empty (%" PRIu64 " bytes): nothing to "
+			    "serve; check the export name and the server", nt->desc,
+			    nt->export_size);
+		goto err;
+	}
+	s->logical_block_size = lbs;
+	s->physical_block_size = pbs;
+	if (bmax > 0 && bmax < DEFAULT_MAX_IO)
+		s->max_io_bytes = bmax >= 4096 ? (uint32_t)bmax & ~4095U : 4096;
+	s->discard_granularity = pbs;
+
+	if (nt->read_only || s->read_only)
+		s->flags |= UBLKD_PARAM_READ_ONLY;
+	if (nbd_is_rotational(h) == 1)
+		s->flags |= UBLKD_PARAM_ROTATIONAL;
+	if (nt->can_flush)
+		s->flags |= UBLKD_PARAM_VOLATILE_CACHE;
+	if (nt->can_flush && nt->can_fua)
+		s->flags |= UBLKD_PARAM_FUA;
+	if (!(s->flags & UBLKD_PARAM_READ_ONLY)) {
+		if (nt->can_trim)
+			s->flags |= UBLKD_PARAM_DISCARD;
+		if (nt->can_zero)
+			s->flags |= UBLKD_PARAM_WRITE_ZEROES;
+	}
+	if (s->nr_queues > 1 && !nt->multi_conn) {
+		ublkd_info("nbd: %s does not advertise multi-conn: serving with 1 queue "
+			   "(one connection) instead of %u, so that flushes cover every "
+			   "write", nt->desc, s->nr_queues);
+		s->nr_queues = 1;
+	}
+	s->description = nt->desc;
+	nt->h0 = h;
+	ublkd_debug("nbd: %s: %" PRIu64 " bytes, blocks %" PRId64 "/%" PRId64 "/%" PRId64
+		    ", %s%s%s%s%s%s", nt->desc, nt->export_size, bmin, bpref, bmax,
+		    nt->read_only ? "read-only" : "read-write",
+		    nt->can_flush ? ", flush" : "", nt->can_fua ? ", fua" : "",
+		    nt->can_trim ? ", trim" : "", nt->can_zero ? ", zero" : "",
+		    nt->multi_conn ? ", multi-conn" : "");
+	return 0;
+err:
+	nbd_close(h);
+err_free:
+	/* close() is not called after a failed open(). */
+	free_target(t);
+	return -1;
+}
+
+static void free_target(struct ublkd_target *t)
+{
+	struct nbd_target *nt = ublkd_target_priv(t);
+
+	if (!nt)
+		return;
+	if (nt->h0)
+		disconnect(nt->h0, 1000);
+	free(nt->uri);
+	free(nt->host);
+	free(nt->port);
+	free(nt->unix_path);
+	free(nt->export_name);
+	free(nt->tls_psk_file);
+	free(nt->tls_certificates);
+	free(nt->tls_username);
+	free(nt->desc);
+	free(nt);
+	ublkd_target_set_priv(t, NULL);
+}
+
+/* Written data durable before the device goes away: one NBD flush (with
+ * multi-conn it covers every connection's completed writes). */
+static int nt_flush(struct ublkd_target *t)
+{
+	struct nbd_target *nt = ublkd_target_priv(t);
+	unsigned int ms;
+	const char *why;
+	int64_t cookie;
+
+	if (!nt || !nt->can_flush || !__atomic_load_n(&nt->dirty, __ATOMIC_RELAXED))
+		return 0;
+	ms = nt->timeout_s < 10 ? nt->timeout_s * 1000 : 10000;
+	if (!nt->h0 || !nbd_aio_is_ready(nt->h0)) {
+		if (nt->h0)
+			nbd_close(nt->h0);
+		nt->h0 = connect_sync(nt, ms, &why);
+		if (!nt->h0)
+			goto err;
+	}
+	cookie = nbd_aio_flush(nt->h0, NBD_NULL_COMPLETION, 0);
+	if (cookie < 0) {
+		why = nbd_why();
+		goto err;
+	}
+	if (run_sync(nt->h0, is_completed, &cookie, now_ns() + ms * NS_PER_MS, &why) < 0) {
+		if (!why)
+			why = "timed out";
+		goto err;
+	}
+	nt->dirty = 0;
+	return 0;
+err:
+	ublkd_error("nbd: cannot make the data written to %s durable (flush): %s; "
+		    "it may be lost if the server crashes", nt->desc, why);
+	return -1;
+}
+
+static void nt_close(struct ublkd_target *t)
+{
+	struct nbd_target *nt = ublkd_target_priv(t);
+	const uint64_t *n;
+
+	if (!nt)
+		return;
+	n = nt->stats;
+	if (n[ST_READ] + n[ST_WRITE] + n[ST_FLUSH] + n[ST_DISCARD] + n[ST_ZERO] + n[ST_ERROR])
+		ublkd_info("nbd: %s: served %" PRIu64 " reads, %" PRIu64 " writes, %" PRIu64
+			   " flushes, %" PRIu64 " discards, %" PRIu64 " write-zeroes; %" PRIu64
+			   " failed, %" PRIu64 " retried, %" PRIu64 " reconnects", nt->desc,
+			   n[ST_READ], n[ST_WRITE], n[ST_FLUSH], n[ST_DISCARD], n[ST_ZERO],
+			   n[ST_ERROR], n[ST_RETRY], n[ST_RECONNECT]);
+	free_target(t);
+}
+
+/* ================================================================ queues */
+
+struct link {
+	struct link *prev, *next;
+};
+
+static void list_init(struct link *l) { l->prev = l->next = l; }
+static bool list_empty(const struct link *l) { return l->next == l; }
+
+static void list_del(struct link *e)
+{
+	e->prev->next = e->next;
+	e->next->prev = e->prev;
+	e->prev = e->next = e;
+}
+
+static void list_add_tail(struct link *l, struct link *e)
+{
+	e->prev = l->prev;
+	e->next = l;
+	l->prev->next = e;
+	l->prev = e;
+}
+
+enum conn_state { C_DOWN, C_CONNECTING, C_READY };
+
+struct nbd_queue;
+
+/* Per request (io->priv). */
+struct nreq {
+	struct link link;	/* in pending, inflight or done */
+	struct nbd_queue *nq;
+	struct ublkd_io *io;
+	uint64_t deadline;
+	uint32_t refs;		/* NBD commands outstanding, +1 while issuing */
+	int err;		/* first error (positive errno) */
+};
+
+/* SQE cookies: kind in bits 0-1, a sequence number above. */
+enum { K_IGNORE, K_POLL_IN, K_POLL_OUT, K_TIMER };
+#define COOKIE(kind, seq)	((uint32_t)(seq) << 2 | (kind))
+#define NR_TS			4
+
+struct nbd_queue {
+	struct ublkd_queue *q;
+	struct nbd_target *nt;
+	unsigned int id;
+	struct nbd_handle *h;
+	enum conn_state state;
+
+	struct { bool armed; uint32_t seq; uint64_t ud; } poll[2];	/* IN, OUT */
+	bool repoll;		/* connecting: the socket may have changed */
+	uint32_t seq;
+
+	uint64_t timer_due;	/* 0: no timer armed */
+	uint32_t timer_seq;
+	struct __kernel_timespec ts[NR_TS];
+
+	uint64_t connect_deadline, next_connect, down_since;
+	unsigned int backoff_ms;
+	const char *lost_why;
+	bool told_failing;
+
+	struct link pending, inflight, done;
+	uint64_t stats[8];
+	bool dirty, error_logged;
+};
+
+static void arm_poll(struct nbd_queue *nq, int w, int fd)
+{
+	struct io_uring_sqe *sqe = ublkd_get_sqe(nq->q);
+
+	io_uring_prep_poll_add(sqe, fd, w ? POLLOUT : POLLIN);
+	nq->poll[w].seq = ++nq->seq & 0x3fffffff;
+	ublkd_sqe_set_data(sqe, NULL, COOKIE(w ? K_POLL_OUT : K_POLL_IN, nq->poll[w].seq));
+	nq->poll[w].ud = sqe->user_data;
+	nq->poll[w].armed = true;
+}
+
+/* A poll holds the socket's file: cancel it before libnbd closes the fd
+ * or the socket would linger until the poll fires. */
+static void cancel_polls(struct nbd_queue *nq)
+{
+	int w;
+
+	for (w = 0; w < 2; w++) {
+		struct io_uring_sqe *sqe;
+
+		if (!nq->poll[w].armed)
+			continue;
+		sqe = ublkd_get_sqe(nq->q);
+		io_uring_prep_cancel64(sqe, nq->poll[w].ud, 0);
+		ublkd_sqe_set_data(sqe, NULL, COOKIE(K_IGNORE, 0));
+		nq->poll[w].armed = false;
+	}
+}
+
+/* Watch the socket the way libnbd wants it watched. */
+static void sync_polls(struct nbd_queue *nq)
+{
+	int fd, dir;
+
+	if (!nq->h || nq->state == C_DOWN) {
+		cancel_polls(nq);
+		return;
+	}
+	if (nq->repoll) {
+		cancel_polls(nq);
+		nq->repoll = false;
+	}
+	fd = nbd_aio_get_fd(nq->h);
+	dir = nbd_aio_get_direction(nq->h);
+	if (fd < 0)
+		return;
+	if ((dir & LIBNBD_AIO_DIRECTION_READ) && !nq->poll[0].armed)
+		arm_poll(nq, 0, fd);
+	if ((dir & LIBNBD_AIO_DIRECTION_WRITE) && !nq->poll[1].armed)
+		arm_poll(nq, 1, fd);
+}
+
+static void arm_timer(struct nbd_queue *nq, uint64_t now, uint64_t due)
+{
+	struct io_uring_sqe *sqe = ublkd_get_sqe(nq->q);
+	struct __kernel_timespec *ts;
+	uint64_t d = due > now ? due - now : 0;
+
+	if (d < NS_PER_MS)
+		d = NS_PER_MS;
+	if (d > TICK_MAX_MS * NS_PER_MS)
+		d = TICK_MAX_MS * NS_PER_MS;
+	nq->timer_seq = ++nq->seq & 0x3fffffff;
+	/* The kernel reads ts when the SQE is submitted: one slot per
+	 * timer, rotating, so re-arming before a submit is harmless. */
+	ts = &nq->ts[nq->timer_seq % NR_TS];
+	ts->tv_sec = d / NS_PER_S;
+	ts->tv_nsec = d % NS_PER_S;
+	io_uring_prep_timeout(sqe, ts, 0, 0);
+	ublkd_sqe_set_data(sqe, NULL, COOKIE(K_TIMER, nq->timer_seq));
+	nq->timer_due = now + d;
+}
+
+/* When the queue next has to look at the clock, or 0 for never. */
+static uint64_t next_event(struct nbd_queue *nq)
+{
+	uint64_t due = UINT64_MAX;
+	struct link *l;
+
+	if (nq->state == C_DOWN)
+		due = nq->next_connect;
+	else if (nq->state == C_CONNECTING)
+		due = nq->connect_deadline;
+	for (l = nq->pending.next; l != &nq->pending; l = l->next)
+		if (((struct nreq *)l)->deadline < due)
+			due = ((struct nreq *)l)->deadline;
+	for (l = nq->inflight.next; l != &nq->inflight; l = l->next)
+		if (((struct nreq *)l)->deadline < due)
+			due = ((struct nreq *)l)->deadline;
+	return due == UINT64_MAX ? 0 : due;
+}
+
+static void update_timer(struct nbd_queue *nq)
+{
+	uint64_t due, now;
+
+	if (nq->state == C_READY && list_empty(&nq->pending) && list_empty(&nq->inflight))
+		return;
+	if (nq->timer_due && nq->state == C_READY)
+		return;		/* deadlines are >= 1 s away: the tick will do */
+	due = next_event(nq);
+	if (!due)
+		return;
+	now = now_ns();
+	if (nq->timer_due && nq->timer_due <= due + NS_PER_MS)
+		return;		/* the armed timer comes first anyway */
+	arm_timer(nq, now, due);
+}
+
+static const char *op_name(unsigned int op)
+{
+	switch (op) {
+	case UBLKD_OP_READ: return "read";
+	case UBLKD_OP_WRITE: return "write";
+	case UBLKD_OP_FLUSH: return "flush";
+	case UBLKD_OP_DISCARD: return "discard";
+	case UBLKD_OP_WRITE_ZEROES: return "write-zeroes";
+	}
+	return "request";
+}
+
+static void finish(struct nbd_queue *nq, struct nreq *r, int res)
+{
+	static const uint8_t stat_of[] = {
+		[UBLKD_OP_READ] = ST_READ, [UBLKD_OP_WRITE] = ST_WRITE,
+		[UBLKD_OP_FLUSH] = ST_FLUSH, [UBLKD_OP_DISCARD] = ST_DISCARD,
+		[UBLKD_OP_WRITE_ZEROES] = ST_ZERO,
+	};
+	struct ublkd_io *io = r->io;
+
+	list_del(&r->link);
+	if (res < 0) {
+		nq->stats[ST_ERROR]++;
+	} else {
+		if (io->op < sizeof(stat_of))
+			nq->stats[stat_of[io->op]]++;
+		if (io->op == UBLKD_OP_FLUSH)
+			nq->dirty = false;
+		else if (io->op != UBLKD_OP_READ)
+			nq->dirty = true;
+	}
+	ublkd_complete(nq->q, io, res);
+}
+
+/* A request failed for good. */
+static void fail(struct nbd_queue *nq, struct nreq *r, int err, const char *why)
+{
+	struct ublkd_io *io = r->io;
+
+	if (!nq->error_logged) {
+		nq->error_logged = true;
+		ublkd_warn("nbd: %s: %s of %u bytes at offset %" PRIu64 " failed: %s (reported "
+			   "as an I/O error; later failures on queue %u are only counted)",
+			   nq->nt->desc, op_name(io->op), io->len, io->offset,
+			   why ? why : strerror(err), nq->id);
+	}
+	finish(nq, r, err == ENOSPC ? -ENOSPC : -EIO);
+}
+
+static void put_ref(struct nreq *r)
+{
+	if (--r->refs == 0) {
+		list_del(&r->link);
+		list_add_tail(&r->nq->done, &r->link);
+	}
+}
+
+/* libnbd's completion callback: it may not call libnbd, so only record. */
+static int on_reply(void *user_data, int *error)
+{
+	struct nreq *r = user_data;
+
+	if (*error && !r->err)
+		r->err = *error;
+	put_ref(r);
+	return 1;	/* retire the command */
+}
+
+static bool handle_gone(struct nbd_handle *h)
+{
+	return nbd_aio_is_dead(h) || nbd_aio_is_closed(h);
+}
+
+/* Send r as one or more NBD commands on the ready connection. */
+static void issue(struct nbd_queue *nq, struct nreq *r)
+{
+	struct nbd_target *nt = nq->nt;
+	struct ublkd_io *io = r->io;
+	struct nbd_handle *h = nq->h;
+	nbd_completion_callback cb = { .callback = on_reply, .user_data = r };
+	uint32_t fua = (io->flags & UBLKD_IO_FUA) && nt->can_fua ? LIBNBD_CMD_FLAG_FUA : 0;
+	uint32_t off = 0, n;
+	int64_t c = 0;
+
+	r->err = 0;
+	r->refs = 1;
+	list_add_tail(&nq->inflight, &r->link);
+	switch (io->op) {
+	case UBLKD_OP_READ:
+	case UBLKD_OP_WRITE:
+		for (; off < io->len && c >= 0; off += n) {
+			n = io->len - off < nt->max_req ? io->len - off : nt->max_req;
+			r->refs++;
+			if (io->op == UBLKD_OP_READ)
+				c = nbd_aio_pread(h, (char *)io->buf + off, n, io->offset + off,
+						  cb, 0);
+			else
+				c = nbd_aio_pwrite(h, (char *)io->buf + off, n, io->offset + off,
+						   cb, fua);
+		}
+		break;
+	case UBLKD_OP_FLUSH:
+		r->refs++;
+		c = nbd_aio_flush(h, cb, 0);
+		break;
+	case UBLKD_OP_DISCARD:
+		r->refs++;
+		c = nbd_aio_trim(h, io->len, io->offset, cb, fua);
+		break;
+	case UBLKD_OP_WRITE_ZEROES:
+		r->refs++;
+		c = nbd_aio_zero(h, io->len, io->offset, cb, fua |
+				 (io->flags & UBLKD_IO_NOUNMAP ? LIBNBD_CMD_FLAG_NO_HOLE : 0));
+		break;
+	default:
+		r->refs++;
+		c = -1;
+		break;
+	}
+	if (c < 0) {
+		/* Not queued: its callback will not run.  A dead connection
+		 * means retry; anything else (bounds, alignment) is final. */
+		r->refs--;
+		if (!r->err) {
+			if (handle_gone(h)) {
+				r->err = ENOTCONN;
+			} else {
+				int e = nbd_get_errno();
+
+				ublkd_debug("nbd: queue %u: cannot send %s: %s", nq->id,
+					    op_name(io->op), nbd_why());
+				r->err = e > 0 && e != ENOTCONN && e != ESHUTDOWN ? e : EIO;
+			}
+		}
+	}
+	put_ref(r);
+}
+
+static bool retryable(int err)
+{
+	return err == ENOTCONN || err == ESHUTDOWN;
+}
+
+/* Complete, retry or fail what libnbd finished. */
+static void process_done(struct nbd_queue *nq)
+{
+	while (!list_empty(&nq->done)) {
+		struct nreq *r = (struct nreq *)nq->done.next;
+		struct ublkd_io *io = r->io;
+
+		if (!r->err) {
+			finish(nq, r, io->op == UBLKD_OP_READ || io->op == UBLKD_OP_WRITE ?
+				      (int)io->len : 0);
+		} else if (retryable(r->err) && now_ns() < r->deadline) {
+			nq->stats[ST_RETRY]++;
+			list_del(&r->link);
+			list_add_tail(&nq->pending, &r->link);
+		} else if (retryable(r->err)) {
+			fail(nq, r, EIO, "the server is unreachable");
+		} else {
+			fail(nq, r, r->err, NULL);
+		}
+	}
+}
+
+/* The connection is gone (or we drop it): every request on it goes to
+ * done as ENOTCONN, to be retried on the next connection. */
+static void drop_connection(struct nbd_queue *nq)
+{
+	cancel_polls(nq);
+	if (nq->h)
+		nbd_close(nq->h);	/* runs no completion callback */
+	nq->h = NULL;
+	while (!list_empty(&nq->inflight)) {
+		struct nreq *r = (struct nreq *)nq->inflight.next;
+
+		r->err = ENOTCONN;
+		r->refs = 0;
+		list_del(&r->link);
+		list_add_tail(&nq->done, &r->link);
+	}
+}
+
+static void conn_lost(struct nbd_queue *nq, const char *why)
+{
+	uint64_t now = now_ns();
+
+	ublkd_warn("nbd: queue %u: lost the connection to %s: %s; reconnecting (I/O "
+		   "waits up to %u s)", nq->id, nq->nt->desc, why, nq->nt->timeout_s);
+	drop_connection(nq);
+	nq->state = C_DOWN;
+	nq->down_since = now;
+	nq->next_connect = now;
+	nq->backoff_ms = BACKOFF_MIN_MS;
+	nq->told_failing = false;
+}
+
+static void connect_failed(struct nbd_queue *nq, const char *why)
+{
+	uint64_t now = now_ns();
+
+	ublkd_debug("nbd: queue %u: reconnecting to %s failed: %s; next try in %u ms",
+		    nq->id, nq->nt->desc, why, nq->backoff_ms);
+	drop_connection(nq);
+	nq->state = C_DOWN;
+	nq->next_connect = now + nq->backoff_ms * NS_PER_MS;
+	nq->backoff_ms = nq->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : nq->backoff_ms * 2;
+}
+
+static void start_reconnect(struct nbd_queue *nq)
+{
+	const struct nbd_target *nt = nq->nt;
+	unsigned int ms = nt->timeout_s * 1000 < CONNECT_MAX_MS ? nt->timeout_s * 1000 :
+			  CONNECT_MAX_MS;
+
+	nq->h = new_handle(nt);
+	if (!nq->h) {
+		connect_failed(nq, nbd_why());
+		return;
+	}
+	nq->state = C_CONNECTING;
+	nq->connect_deadline = now_ns() + ms * NS_PER_MS;
+	nq->repoll = true;
+	if (start_connect(nt, nq->h) < 0)
+		connect_failed(nq, nbd_why());
+}
+
+static void connected(struct nbd_queue *nq)
+{
+	int64_t size = nbd_get_size(nq->h);
+
+	if (size != (int64_t)nq->nt->export_size) {
+		ublkd_warn("nbd: queue %u: %s now has %" PRId64 " bytes, not %" PRIu64
+			   ": not using it", nq->id, nq->nt->desc, size, nq->nt->export_size);
+		connect_failed(nq, "the export changed size");
+		return;
+	}
+	nq->state = C_READY;
+	nq->backoff_ms = BACKOFF_MIN_MS;
+	nq->stats[ST_RECONNECT]++;
+	ublkd_info("nbd: queue %u: reconnected to %s after %.1f s", nq->id, nq->nt->desc,
+		   (double)(now_ns() - nq->down_since) / NS_PER_S);
+	nq->down_since = 0;
+}
+
+/* The timer: deadlines, hung servers, slow connects. */
+static void tick(struct nbd_queue *nq)
+{
+	uint64_t now = now_ns();
+	struct link *l, *next;
+
+	for (l = nq->pending.next; l != &nq->pending; l = next) {
+		struct nreq *r = (struct nreq *)l;
+
+		next = l->next;
+		if (now < r->deadline)
+			continue;
+		if (!nq->told_failing) {
+			nq->told_failing = true;
+			ublkd_warn("nbd: queue %u: %s unreachable for %u s: failing I/O with "
+				   "EIO until it is back", nq->id, nq->nt->desc,
+				   nq->nt->timeout_s);
+		}
+		finish(nq, r, -EIO);
+	}
+	if (nq->state == C_READY) {
+		for (l = nq->inflight.next; l != &nq->inflight; l = l->next) {
+			if (now >= ((struct nreq *)l)->deadline) {
+				conn_lost(nq, "no reply within the timeout");
+				break;
+			}
+		}
+	} else if (nq->state == C_CONNECTING && now >= nq->connect_deadline) {
+		connect_failed(nq, "timed out");
+	}
+}
+
+static void queue_idle(struct ublkd_queue *q)
+{
+	struct nbd_queue *nq = ublkd_queue_priv(q);
+	int rounds;
+
+	for (rounds = 0; rounds < 64; rounds++) {
+		process_done(nq);
+		if (nq->h && nq->state != C_DOWN && handle_gone(nq->h)) {
+			if (nq->state == C_READY)
+				conn_lost(nq, nbd_why());
+			else
+				connect_failed(nq, nbd_why());
+			continue;
+		}
+		if (nq->state == C_CONNECTING && nbd_aio_is_ready(nq->h)) {
+			connected(nq);
+			continue;
+		}
+		if (nq->state == C_DOWN && now_ns() >= nq->next_connect) {
+			start_reconnect(nq);
+			continue;
+		}
+		if (nq->state == C_READY && !list_empty(&nq->pending)) {
+			while (!list_empty(&nq->pending)) {
+				struct nreq *r = (struct nreq *)nq->pending.next;
+
+				list_del(&r->link);
+				issue(nq, r);
+			}
+			continue;
+		}
+		if (list_empty(&nq->done))
+			break;
+	}
+	sync_polls(nq);
+	update_timer(nq);
+}
+
+static void queue_io(struct ublkd_queue *q, struct ublkd_io *io)
+{
+	struct nbd_queue *nq = ublkd_queue_priv(q);
+	struct nreq *r = io->priv;
+	uint64_t now = now_ns();
+
+	r->nq = nq;
+	r->io = io;
+	r->deadline = now + nq->nt->timeout_s * NS_PER_S;
+	list_init(&r->link);
+	if (io->op == UBLKD_OP_FLUSH && !nq->nt->can_flush) {
+		finish(nq, r, 0);
+		return;
+	}
+	if (nq->state == C_READY) {
+		issue(nq, r);
+		return;
+	}
+	/* Down for the whole timeout already: fail at once, not after
+	 * another wait. */
+	if (nq->down_since && now - nq->down_since >= nq->nt->timeout_s * NS_PER_S) {
+		fail(nq, r, EIO, "the server is unreachable");
+		return;
+	}
+	list_add_tail(&nq->pending, &r->link);
+}
+
+static void io_done(struct ublkd_queue *q, struct ublkd_io *io, uint32_t cookie,
+		    const struct io_uring_cqe *cqe)
+{
+	struct nbd_queue *nq = ublkd_queue_priv(q);
+	uint32_t kind = cookie & 3, seq = cookie >> 2;
+	int w, dir, res = cqe->res;
+
+	(void)io;
+	switch (kind) {
+	case K_TIMER:
+		if (seq != nq->timer_seq)
+			return;		/* an earlier timer, superseded */
+		nq->timer_due = 0;
+		tick(nq);
+		return;
+	case K_POLL_IN:
+	case K_POLL_OUT:
+		w = kind == K_POLL_OUT;
+		if (!nq->poll[w].armed || seq != nq->poll[w].seq)
+			return;		/* cancelled, or for an older socket */
+		nq->poll[w].armed = false;
+		if (!nq->h || res < 0)
+			return;
+		dir = nbd_aio_get_direction(nq->h);
+		if (nq->state == C_CONNECTING)
+			nq->repoll = true;
+		if (w == 0 && (dir & LIBNBD_AIO_DIRECTION_READ))
+			nbd_aio_notify_read(nq->h);
+		else if (w == 1 && (dir & LIBNBD_AIO_DIRECTION_WRITE))
+			nbd_aio_notify_write(nq->h);
+		else if (res & (POLLERR | POLLHUP)) {
+			if (dir & LIBNBD_AIO_DIRECTION_READ)
+				nbd_aio_notify_read(nq->h);
+			else if (dir & LIBNBD_AIO_DIRECTION_WRITE)
+				nbd_aio_notify_write(nq->h);
+		}
+		return;
+	}
+}
+
+static int queue_init(struct ublkd_queue *q)
+{
+	struct nbd_target *nt = ublkd_target_priv(ublkd_queue_target(q));
+	struct nbd_queue *nq = calloc(1, sizeof(*nq));
+	const char *why;
+
+	if (!nq)
+		return -ENOMEM;
+	nq->q = q;
+	nq->nt = nt;
+	nq->id = ublkd_queue_id(q);
+	nq->backoff_ms = BACKOFF_MIN_MS;
+	list_init(&nq->pending);
+	list_init(&nq->inflight);
+	list_init(&nq->done);
+	if (nq->id == 0 && nt->h0) {
+		nq->h = nt->h0;
+		nt->h0 = NULL;
+	} else {
+		nq->h = connect_sync(nt, nt->timeout_s * 1000, &why);
+		if (!nq->h) {
+			ublkd_error("nbd: queue %u: cannot connect to %s: %s%s", nq->id,
+				    nt->desc, why, connect_hint(nt, why));
+			free(nq);
+			return -EIO;
+		}
+		if (nbd_get_size(nq->h) != (int64_t)nt->export_size) {
+			ublkd_error("nbd: queue %u: %s changed size between connections", nq->id,
+				    nt->desc);
+			nbd_close(nq->h);
+			free(nq);
+			return -EIO;
+		}
+	}
+	nq->state = C_READY;
+	ublkd_queue_set_priv(q, nq);
+	return 0;
+}
+
+static void queue_exit(struct ublkd_queue *q)
+{
+	struct nbd_queue *nq = ublkd_queue_priv(q);
+	struct nbd_target *nt;
+	int i;
+
+	if (!nq)
+		return;
+	nt = nq->nt;
+	/* The ring goes away with the queue, and with it the polls. */
+	if (nq->h) {
+		if (nq->id == 0 && nq->state == C_READY && !handle_gone(nq->h))
+			nt->h0 = nq->h;		/* for flush() and close() */
+		else
+			disconnect(nq->h, 1000);
+	}
+	for (i = 0; i < 8; i++)
+		__atomic_fetch_add(&nt->stats[i], nq->stats[i], __ATOMIC_RELAXED);
+	if (nq->dirty)
+		__atomic_store_n(&nt->dirty, 1, __ATOMIC_RELAXED);
+	free(nq);
+	ublkd_queue_set_priv(q, NULL);
+}
+
+static const struct ublkd_target_ops nt_ops = {
+	.api_version	= UBLKD_TARGET_API_VERSION,
+	.struct_size	= sizeof(struct ublkd_target_ops),
+	.name		= "nbd",
+	.description	= "a remote NBD export (nbdkit, qemu-nbd, nbd-server) through libnbd",
+	.io_priv_size	= sizeof(struct nreq),
+	.options	= nt_options,
+	.config		= nt_config,
+	.open		= nt_open,
+	.flush		= nt_flush,
+	.close		= nt_close,
+	.queue_init	= queue_init,
+	.queue_exit	= queue_exit,
+	.queue_io	= queue_io,
+	.io_done	= io_done,
+	.queue_idle	= queue_idle,
+};
+
+UBLKD_REGISTER_TARGET(nt_ops)
