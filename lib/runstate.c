@@ -81,4 +81,6 @@ void runstate_remove(uint32_t dev_id)
 
 	runstate_path(dev_id, "json", path, sizeof(path));
 	unlink(path);
+	runstate_path(dev_id, "args", path, sizeof(path));
+	unlink(path);
 }

@@ -16,6 +16,7 @@ FILE *runstate_create(uint32_t dev_id, char *tmp, size_t len);
 int runstate_commit(uint32_t dev_id, FILE *f, const char *tmp);
 /* The file's text (malloc'd, caller frees) or NULL when absent. */
 char *runstate_read(uint32_t dev_id);
+/* Remove the state and saved-options files of a device. */
 void runstate_remove(uint32_t dev_id);
 
 #endif

@@ -34,10 +34,12 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: ublk COMMAND [OPTIONS]\n"
 		"\n"
-		"  add -t TYPE [-n ID] [-q QUEUES] [-d DEPTH] [-s SIZE] [-z] [--foreground]\n"
-		"      [TARGET OPTIONS]    create a device served by a new ublkd; prints its path\n"
+		"  add -t TYPE [-n ID] [-q QUEUES] [-d DEPTH] [-s SIZE] [-z] [--recovery MODE]\n"
+		"      [--foreground] [TARGET OPTIONS]\n"
+		"                          create a device served by a new ublkd; prints its path\n"
 		"  del -n ID | -a          stop and delete a device (or all)\n"
 		"  list [-n ID] [-v] [--json]  show devices\n"
+		"  recover -n ID           start a new ublkd for a device whose daemon died\n"
 		"  features [--json]       ublk features of the running kernel\n"
 		"  help [-t TYPE]          this help, or a target's options\n"
 		"  --version               print the version\n"
@@ -100,33 +102,25 @@ static int wait_ready(int rfd, pid_t pid, int timeout_s)
 	return 1;
 }
 
-static int cmd_add(int argc, char **argv)
+/* Run ublkd with args (args[1] is a slot for --ready-fd/--foreground):
+ * in the foreground by exec, or in the background, returning once the
+ * device is live and printing its path. */
+static int spawn_ublkd(char **args, int foreground)
 {
 	const char *ublkd = find_ublkd();
-	char **args = calloc(argc + 3, sizeof(*args));
-	char fdarg[32];
-	int i, n = 0, foreground = 0, p[2];
+	int p[2];
 	pid_t pid;
 
-	if (!args)
-		return 1;
-	args[n++] = (char *)"ublkd";
-	/* Before the user's options, so that a trailing option without its
-	 * value is reported as such. */
-	snprintf(fdarg, sizeof(fdarg), "--ready-fd=3");
-	args[n++] = fdarg;
-	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--foreground"))
-			foreground = 1;
-		else
-			args[n++] = argv[i];
-	}
+	args[0] = (char *)"ublkd";
 	if (foreground) {
 		args[1] = (char *)"--foreground";
 		execv(ublkd, args);
 		ublkd_error("cannot run %s: %s (is ublkd installed?)", ublkd, strerror(errno));
 		return 1;
 	}
+	/* --ready-fd goes before the user's options, so that a trailing
+	 * option without its value is reported as such. */
+	args[1] = (char *)"--ready-fd=3";
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return 1;
 	pid = fork();
@@ -151,8 +145,25 @@ static int cmd_add(int argc, char **argv)
 		_exit(127);
 	}
 	close(p[1]);
-	free(args);
 	return wait_ready(p[0], pid, 60);
+}
+
+static int cmd_add(int argc, char **argv)
+{
+	char **args = calloc(argc + 3, sizeof(*args));
+	int i, n = 2, foreground = 0, ret;
+
+	if (!args)
+		return 1;
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--foreground"))
+			foreground = 1;
+		else
+			args[n++] = argv[i];
+	}
+	ret = spawn_ublkd(args, foreground);
+	free(args);
+	return ret;
 }
 
 /* ---------------------------------------------------------------- state */
@@ -288,6 +299,72 @@ static int cmd_del(int argc, char **argv)
 	for (i = 0; i < n; i++)
 		ret |= del_one(&c, ids[i]);
 	ctrl_close(&c);
+	return ret;
+}
+
+/* ---------------------------------------------------------------- recover */
+
+/* The saved options of device id (NUL-separated), as an argv with two
+ * free slots in front and room for three more at the end. */
+static char **saved_args(uint32_t id, char **blob)
+{
+	char path[256], **args;
+	size_t len = 0, i;
+	int n = 0;
+	FILE *f;
+
+	runstate_path(id, "args", path, sizeof(path));
+	f = fopen(path, "re");
+	if (!f)
+		return NULL;
+	*blob = calloc(1, 65536);
+	if (*blob)
+		len = fread(*blob, 1, 65535, f);
+	fclose(f);
+	args = *blob ? calloc(len + 6, sizeof(*args)) : NULL;
+	if (!args)
+		return NULL;
+	n = 2;
+	for (i = 0; i < len; i += strlen(*blob + i) + 1)
+		args[n++] = *blob + i;
+	return args;
+}
+
+static int cmd_recover(int argc, char **argv)
+{
+	char *state, *blob = NULL, **args, idbuf[16];
+	int opt, n, ret;
+	uint32_t id;
+	pid_t pid;
+
+	if (argc < 3 || (opt = getopt(argc, argv, "n:")) != 'n' || parse_id(optarg, &id)) {
+		ublkd_error("usage: ublk recover -n ID");
+		return 1;
+	}
+	state = runstate_read(id);
+	pid = state_pid(state);
+	free(state);
+	if (ublkd_alive(pid)) {
+		ublkd_error("device %u is served by a running ublkd (pid %d): nothing to recover",
+			    id, pid);
+		return 1;
+	}
+	args = saved_args(id, &blob);
+	if (!args) {
+		ublkd_error("no saved options for device %u in %s: start ublkd by hand with "
+			    "the device's options plus --recover -n %u", id, runstate_dir(), id);
+		free(blob);
+		return 1;
+	}
+	for (n = 2; args[n]; n++)
+		;
+	snprintf(idbuf, sizeof(idbuf), "%u", id);
+	args[n++] = (char *)"--recover";
+	args[n++] = (char *)"-n";
+	args[n++] = idbuf;
+	ret = spawn_ublkd(args, 0);
+	free(args);
+	free(blob);
 	return ret;
 }
 
@@ -543,6 +620,8 @@ int main(int argc, char **argv)
 		return cmd_del(argc, argv);
 	if (!strcmp(argv[0], "list"))
 		return cmd_list(argc, argv);
+	if (!strcmp(argv[0], "recover"))
+		return cmd_recover(argc, argv);
 	if (!strcmp(argv[0], "features"))
 		return cmd_features(argc, argv);
 	if (!strcmp(argv[0], "help") || !strcmp(argv[0], "-h") || !strcmp(argv[0], "--help"))

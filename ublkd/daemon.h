@@ -34,6 +34,13 @@ enum zc_mech {
 	ZC_REGISTER,	/* UBLK_F_SUPPORT_ZERO_COPY: REGISTER_IO_BUF per request */
 };
 
+/* What the kernel does with I/O when the daemon dies. */
+enum recovery_mode {
+	RECOVERY_REISSUE = 0,	/* device waits; in-flight I/O reissued (default) */
+	RECOVERY_FAIL_IO,	/* device stays; I/O fails until a daemon returns */
+	RECOVERY_OFF,		/* device is removed with its daemon */
+};
+
 struct target_opt {
 	char *name;
 	char *value;		/* NULL for switches */
@@ -50,11 +57,15 @@ struct dev_config {
 	enum ublkd_data_mode data_mode;
 	enum zc_mech zc_force;	/* --zc-mechanism: ZC_NONE means best */
 	int read_only;
+	enum recovery_mode recovery;
+	int recover;		/* --recover: take over device dev_id */
 	int ready_fd;		/* --ready-fd: write "ID\n" when live, -1 none */
 	int verbose;
 	struct target_opt *topts;
 	int nr_topts;
 	char *argv_line;	/* the options, for the runtime state file */
+	int argc;		/* the options as given, saved for recovery */
+	char **argv;
 };
 
 struct ublkd_target {
@@ -136,9 +147,13 @@ int plugin_configure(struct ublkd_target *t, const struct dev_config *cfg);
 
 /* device.c */
 int device_setup(struct ublkd_dev *dev);
+int device_recover_check(struct ublkd_dev *dev, int quiet);
+int device_recover_setup(struct ublkd_dev *dev);
+int device_end_recovery(struct ublkd_dev *dev);
+int device_save_args(struct ublkd_dev *dev);
 int device_start(struct ublkd_dev *dev);
-void device_stop(struct ublkd_dev *dev);
-void device_delete(struct ublkd_dev *dev);
+void device_stop(struct ublkd_dev *dev, int stop_kernel_dev);
+void device_delete(struct ublkd_dev *dev, int del_kernel_dev);
 int device_write_runstate(struct ublkd_dev *dev);
 const char *device_mode_name(const struct ublkd_dev *dev);
 uint64_t device_bytes_copied(const struct ublkd_dev *dev);

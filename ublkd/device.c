@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 #include "daemon.h"
@@ -71,6 +72,18 @@ static uint64_t mode_flags(const struct ublkd_dev *dev)
 	}
 }
 
+static uint64_t recovery_flags(const struct ublkd_dev *dev)
+{
+	switch (dev->cfg.recovery) {
+	case RECOVERY_REISSUE:
+		return UBLK_F_USER_RECOVERY | UBLK_F_USER_RECOVERY_REISSUE;
+	case RECOVERY_FAIL_IO:
+		return UBLK_F_USER_RECOVERY | UBLK_F_USER_RECOVERY_FAIL_IO;
+	default:
+		return 0;
+	}
+}
+
 static int open_char_dev(struct ublkd_dev *dev)
 {
 	char path[64];
@@ -91,10 +104,34 @@ static int open_char_dev(struct ublkd_dev *dev)
 	return 0;
 }
 
+/* Open /dev/ublkcN and lay out the queues, with their CPU affinity. */
+static int open_queues(struct ublkd_dev *dev)
+{
+	unsigned int q;
+	int ret;
+
+	ret = open_char_dev(dev);
+	if (ret < 0)
+		return ret;
+	dev->queues = calloc(dev->info.nr_hw_queues, sizeof(*dev->queues));
+	if (!dev->queues) {
+		close(dev->char_fd);
+		dev->char_fd = -1;
+		return -ENOMEM;
+	}
+	for (q = 0; q < dev->info.nr_hw_queues; q++) {
+		dev->queues[q].dev = dev;
+		dev->queues[q].q_id = q;
+		if (ctrl_get_affinity(&dev->ctrl, dev->info.dev_id, q,
+				      &dev->queues[q].affinity) < 0)
+			CPU_ZERO(&dev->queues[q].affinity);
+	}
+	return 0;
+}
+
 int device_setup(struct ublkd_dev *dev)
 {
 	struct ublk_params params;
-	unsigned int q;
 	int ret;
 
 	memset(&dev->info, 0, sizeof(dev->info));
@@ -102,7 +139,7 @@ int device_setup(struct ublkd_dev *dev)
 	dev->info.queue_depth = dev->cfg.depth;
 	dev->info.max_io_buf_bytes = dev->max_io_bytes;
 	dev->info.dev_id = dev->cfg.dev_id < 0 ? (uint32_t)-1 : (uint32_t)dev->cfg.dev_id;
-	dev->info.flags = UBLK_F_CMD_IOCTL_ENCODE | mode_flags(dev);
+	dev->info.flags = UBLK_F_CMD_IOCTL_ENCODE | mode_flags(dev) | recovery_flags(dev);
 
 	ret = ctrl_add_dev(&dev->ctrl, &dev->info);
 	if (ret == -EEXIST) {
@@ -125,29 +162,98 @@ int device_setup(struct ublkd_dev *dev)
 			    strerror(-ret));
 		goto err_del;
 	}
-	ret = open_char_dev(dev);
+	ret = open_queues(dev);
 	if (ret < 0)
 		goto err_del;
-
-	dev->queues = calloc(dev->info.nr_hw_queues, sizeof(*dev->queues));
-	if (!dev->queues) {
-		ret = -ENOMEM;
-		goto err_close;
-	}
-	for (q = 0; q < dev->info.nr_hw_queues; q++) {
-		dev->queues[q].dev = dev;
-		dev->queues[q].q_id = q;
-		if (ctrl_get_affinity(&dev->ctrl, dev->info.dev_id, q,
-				      &dev->queues[q].affinity) < 0)
-			CPU_ZERO(&dev->queues[q].affinity);
-	}
 	return 0;
 
-err_close:
-	close(dev->char_fd);
-	dev->char_fd = -1;
 err_del:
 	ctrl_del_dev(&dev->ctrl, dev->info.dev_id);
+	return ret;
+}
+
+/* Is device dev_id waiting for a daemon (USER_RECOVERY after a crash)?
+ * Fills dev->info and adopts the first daemon's queues, depth and data
+ * mode from the kernel's record.  quiet: a missing or busy device is not
+ * an error (auto-detection at start). 1 yes, 0 no, -1 error (printed). */
+int device_recover_check(struct ublkd_dev *dev, int quiet)
+{
+	uint32_t id = (uint32_t)dev->cfg.dev_id;
+	uint64_t f;
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		if (ctrl_get_info(&dev->ctrl, id, &dev->info) < 0) {
+			if (quiet)
+				return 0;
+			ublkd_error("cannot recover device %u: no such ublk device (see 'ublk list')", id);
+			return -1;
+		}
+		if (dev->info.state != UBLK_S_DEV_LIVE)
+			break;
+		if (dev->info.ublksrv_pid > 0 && kill(dev->info.ublksrv_pid, 0) == 0) {
+			if (quiet)
+				return 0;
+			ublkd_error("cannot recover device %u: it is served by a running "
+				    "ublkd (pid %d)", id, dev->info.ublksrv_pid);
+			return -1;
+		}
+		usleep(10000);	/* the kernel is still quiescing after the old daemon */
+	}
+	f = dev->info.flags;
+	if (!(f & UBLK_F_USER_RECOVERY) ||
+	    (dev->info.state != UBLK_S_DEV_QUIESCED && dev->info.state != UBLK_S_DEV_FAIL_IO)) {
+		if (quiet)
+			return 0;
+		ublkd_error("cannot recover device %u: it is %s%s; delete it with 'ublk del -n %u'",
+			    id, ctrl_state_name(dev->info.state),
+			    f & UBLK_F_USER_RECOVERY ? ", not waiting for a daemon" :
+			    " and was created with --recovery=off", id);
+		return -1;
+	}
+	dev->cfg.nr_queues = dev->info.nr_hw_queues;
+	dev->cfg.depth = dev->info.queue_depth;
+	dev->cfg.max_io_bytes = dev->info.max_io_buf_bytes;
+	dev->cfg.recovery = f & UBLK_F_USER_RECOVERY_FAIL_IO ? RECOVERY_FAIL_IO : RECOVERY_REISSUE;
+	dev->zc = ZC_NONE;
+	if (f & UBLK_F_USER_COPY)
+		dev->cfg.data_mode = UBLKD_DATA_USER_COPY;
+	else if (f & UBLK_F_SUPPORT_ZERO_COPY) {
+		dev->cfg.data_mode = UBLKD_DATA_ZERO_COPY;
+		dev->zc = f & UBLK_F_AUTO_BUF_REG ? ZC_AUTO : ZC_REGISTER;
+	} else
+		dev->cfg.data_mode = UBLKD_DATA_COPY;
+	return 1;
+}
+
+/* START_USER_RECOVERY, then open the device like a new daemon would. */
+int device_recover_setup(struct ublkd_dev *dev)
+{
+	uint32_t id = dev->info.dev_id;
+	int ret, i;
+
+	/* The old daemon's ring may still be tearing down: retry while busy. */
+	for (i = 0; i < 500; i++) {
+		ret = ctrl_start_recovery(&dev->ctrl, id);
+		if (ret != -EBUSY)
+			break;
+		usleep(10000);
+	}
+	if (ret < 0) {
+		ublkd_error("cannot recover device %u (START_USER_RECOVERY): %s", id, strerror(-ret));
+		return ret;
+	}
+	return open_queues(dev);
+}
+
+/* END_USER_RECOVERY: like START_DEV, returns once every queue fetched. */
+int device_end_recovery(struct ublkd_dev *dev)
+{
+	int ret = ctrl_end_recovery(&dev->ctrl, dev->info.dev_id, getpid());
+
+	if (ret < 0)
+		ublkd_error("cannot finish recovery of device %u (END_USER_RECOVERY): %s",
+			    dev->info.dev_id, strerror(-ret));
 	return ret;
 }
 
@@ -163,14 +269,16 @@ int device_start(struct ublkd_dev *dev)
 
 /* STOP_DEV removes the disk (waiting for in-flight I/O, which the queue
  * threads still serve); then the queue threads are told to exit. */
-void device_stop(struct ublkd_dev *dev)
+void device_stop(struct ublkd_dev *dev, int stop_kernel_dev)
 {
 	unsigned int q;
 	int ret;
 
-	ret = ctrl_stop_dev(&dev->ctrl, dev->info.dev_id);
-	if (ret < 0 && ret != -ENODEV)
-		ublkd_warn("STOP_DEV failed: %s", strerror(-ret));
+	if (stop_kernel_dev) {
+		ret = ctrl_stop_dev(&dev->ctrl, dev->info.dev_id);
+		if (ret < 0 && ret != -ENODEV)
+			ublkd_warn("STOP_DEV failed: %s", strerror(-ret));
+	}
 	for (q = 0; q < dev->info.nr_hw_queues; q++)
 		queue_request_stop(&dev->queues[q]);
 	for (q = 0; q < dev->info.nr_hw_queues; q++)
@@ -178,13 +286,18 @@ void device_stop(struct ublkd_dev *dev)
 }
 
 /* DEL_DEV waits until nobody holds the device: close our char fd first. */
-void device_delete(struct ublkd_dev *dev)
+void device_delete(struct ublkd_dev *dev, int del_kernel_dev)
 {
 	int ret;
 
 	if (dev->char_fd >= 0)
 		close(dev->char_fd);
 	dev->char_fd = -1;
+	if (!del_kernel_dev) {
+		free(dev->queues);
+		dev->queues = NULL;
+		return;
+	}
 	ret = ctrl_del_dev(&dev->ctrl, dev->info.dev_id);
 	if (ret < 0 && ret != -ENODEV)
 		ublkd_warn("DEL_DEV failed: %s", strerror(-ret));
@@ -251,8 +364,33 @@ int device_write_runstate(struct ublkd_dev *dev)
 	json_string(&j, "copy_mode", device_mode_name(dev));
 	json_string(&j, "zero_copy_mechanism", zc_name(dev->zc));
 	json_uint(&j, "bytes_copied", device_bytes_copied(dev));
+	json_string(&j, "recovery", dev->info.flags & UBLK_F_USER_RECOVERY_FAIL_IO ? "fail-io" :
+		    dev->info.flags & UBLK_F_USER_RECOVERY ? "reissue" : "off");
 	json_uint(&j, "flags", dev->info.flags);
 	json_close_object(&j);
 	json_end(&j);
 	return runstate_commit(dev->info.dev_id, f, tmp);
+}
+
+/* /run/ublkd/<id>.args: the options as given, NUL-separated, so that
+ * `ublk recover` can start a new daemon the way the first was started. */
+int device_save_args(struct ublkd_dev *dev)
+{
+	char path[256];
+	FILE *f;
+	int i;
+
+	runstate_path(dev->info.dev_id, "args", path, sizeof(path));
+	f = fopen(path, "we");
+	if (!f)
+		return -errno;
+	for (i = 0; i < dev->cfg.argc; i++) {
+		const char *a = dev->cfg.argv[i];
+
+		if (!strncmp(a, "--ready-fd", 10) || !strcmp(a, "--recover") ||
+		    !strcmp(a, "--foreground"))
+			continue;
+		fwrite(a, 1, strlen(a) + 1, f);
+	}
+	return fclose(f) ? -errno : 0;
 }

@@ -42,6 +42,9 @@ static void usage(FILE *f)
 		"      --user-copy        copy with pread/pwrite on /dev/ublkcN (-u 1)\n"
 		"      --zc-mechanism M   auto or register (default: best the kernel has)\n"
 		"      --read-only        export the device read-only\n"
+		"      --recovery MODE    if ublkd dies: reissue (default: the device waits and\n"
+		"                         in-flight I/O is reissued), fail-io, or off\n"
+		"      --recover          take over device -n ID whose daemon died\n"
 		"      --ready-fd FD      write the device id to FD when live, then detach logs\n"
 		"  -v, --verbose          more messages\n"
 		"  -h, --help             this help;  ublk help -t TYPE lists target options\n"
@@ -147,6 +150,18 @@ static int choose_data_mode(struct ublkd_dev *dev)
 		return -1;
 	}
 	return 0;
+}
+
+static int check_recovery(const struct ublkd_dev *dev)
+{
+	switch (dev->cfg.recovery) {
+	case RECOVERY_REISSUE:
+		return need_feature(dev, UBLK_F_USER_RECOVERY_REISSUE, "--recovery=reissue");
+	case RECOVERY_FAIL_IO:
+		return need_feature(dev, UBLK_F_USER_RECOVERY_FAIL_IO, "--recovery=fail-io");
+	default:
+		return 0;
+	}
 }
 
 static int open_target(struct ublkd_dev *dev)
@@ -322,7 +337,7 @@ int main(int argc, char **argv)
 	};
 	const char *type;
 	sigset_t sigs;
-	int sfd = -1, ret, status = 1, i;
+	int sfd = -1, ret, status = 1, recovering = 0, i;
 
 	log_init("ublkd", LOG_LVL_INFO);
 	for (i = 1; i < argc; i++) {
@@ -351,6 +366,8 @@ int main(int argc, char **argv)
 	if (plugin_configure(&dev.target, &dev.cfg) < 0)
 		goto out_plugin;
 	dev.cfg.argv_line = join_args(argc - 1, argv + 1);
+	dev.cfg.argc = argc - 1;
+	dev.cfg.argv = argv + 1;
 
 	/* Signals are handled by the main thread alone, through a signalfd;
 	 * the queue threads inherit the blocked mask. */
@@ -375,27 +392,44 @@ int main(int argc, char **argv)
 			    "GET_FEATURES (Linux 6.5+); upgrade the kernel", kernel_release());
 		goto out_ctrl;
 	}
-	if (choose_data_mode(&dev) < 0)
+	if (dev.cfg.recover && dev.cfg.dev_id < 0) {
+		ublkd_error("--recover needs the device id: add -n ID");
+		goto out_ctrl;
+	}
+	/* A device that waits for a daemon after a crash is taken over, not
+	 * added: asked for with --recover, or found by its fixed id. */
+	if (dev.cfg.dev_id >= 0) {
+		recovering = device_recover_check(&dev, !dev.cfg.recover);
+		if (recovering < 0)
+			goto out_ctrl;
+		if (recovering && !dev.cfg.recover)
+			ublkd_info("device %d is waiting for a daemon after a crash: recovering it",
+				   dev.cfg.dev_id);
+	}
+	if (!recovering && (choose_data_mode(&dev) < 0 || check_recovery(&dev) < 0))
 		goto out_ctrl;
 	if (open_target(&dev) < 0)
 		goto out_ctrl;
-	if (device_setup(&dev) < 0)
+	if ((recovering ? device_recover_setup(&dev) : device_setup(&dev)) < 0)
 		goto out_target;
 	if (start_queues(&dev) < 0)
 		goto out_delete;
-	if (device_start(&dev) < 0)
+	if ((recovering ? device_end_recovery(&dev) : device_start(&dev)) < 0)
 		goto out_stop;
+	if (!recovering)
+		device_save_args(&dev);
 	device_write_runstate(&dev);
 	announce_ready(&dev);
 
 	serve(&dev, sfd);
 	status = 0;
 out_stop:
-	device_stop(&dev);
+	/* A failed recovery leaves the device waiting for the next daemon. */
+	device_stop(&dev, status == 0 || !recovering);
 	if (dev.target.ops->flush && dev.target.ops->flush(&dev.target) < 0)
 		status = 1;
 out_delete:
-	device_delete(&dev);
+	device_delete(&dev, status == 0 || !recovering);
 out_target:
 	if (dev.target.ops->close)
 		dev.target.ops->close(&dev.target);

@@ -15,7 +15,7 @@
 
 enum {
 	OPT_MAX_IO = 256, OPT_USER_COPY, OPT_ZC_MECH, OPT_READ_ONLY, OPT_READY_FD,
-	OPT_FOREGROUND, OPT_TARGET_BASE = 1000,
+	OPT_FOREGROUND, OPT_RECOVERY, OPT_RECOVER, OPT_TARGET_BASE = 1000,
 };
 
 static const struct option generic_opts[] = {
@@ -35,11 +35,24 @@ static const struct option generic_opts[] = {
 	{ "read_only",		no_argument,	   NULL, OPT_READ_ONLY },
 	{ "ready-fd",		required_argument, NULL, OPT_READY_FD },
 	{ "foreground",		no_argument,	   NULL, OPT_FOREGROUND },
+	{ "recovery",		required_argument, NULL, OPT_RECOVERY },
+	{ "recover",		no_argument,	   NULL, OPT_RECOVER },
 	{ "verbose",		no_argument,	   NULL, 'v' },
 };
 #define NR_GENERIC (sizeof(generic_opts) / sizeof(generic_opts[0]))
-/* -u 0|1 is ublksrv's spelling of user copy. */
-static const char generic_short[] = "+t:n:q:d:s:zu:v";
+/* ublksrv's spellings: -u 0|1 user copy; -r 0|1 recovery, -i 0|1 reissue
+ * (our default when recovery is on), -e 0|1 fail I/O while no daemon. */
+static const char generic_short[] = "+t:n:q:d:s:zu:r:i:e:v";
+
+static int zero_one(const char *opt, const char *arg, int *out)
+{
+	if (strcmp(arg, "0") && strcmp(arg, "1")) {
+		ublkd_error("invalid value '%s' for %s: expected 0 or 1", arg, opt);
+		return -1;
+	}
+	*out = arg[0] == '1';
+	return 0;
+}
 
 static int bad_value(const char *opt, const char *val, const char *want)
 {
@@ -63,6 +76,7 @@ static int add_topt(struct dev_config *cfg, const char *name, const char *value)
 static int generic(struct dev_config *cfg, int c, const char *arg)
 {
 	uint64_t v;
+	int on;
 
 	switch (c) {
 	case 't':
@@ -107,6 +121,35 @@ static int generic(struct dev_config *cfg, int c, const char *arg)
 		return 0;
 	case OPT_USER_COPY:
 		cfg->data_mode = UBLKD_DATA_USER_COPY;
+		return 0;
+	case OPT_RECOVERY:
+		if (!strcmp(arg, "reissue"))
+			cfg->recovery = RECOVERY_REISSUE;
+		else if (!strcmp(arg, "fail-io"))
+			cfg->recovery = RECOVERY_FAIL_IO;
+		else if (!strcmp(arg, "off"))
+			cfg->recovery = RECOVERY_OFF;
+		else
+			return bad_value("--recovery", arg, "reissue, fail-io or off");
+		return 0;
+	case 'r':
+		if (zero_one("-r", arg, &on))
+			return -1;
+		if (!on)
+			cfg->recovery = RECOVERY_OFF;
+		else if (cfg->recovery == RECOVERY_OFF)
+			cfg->recovery = RECOVERY_REISSUE;
+		return 0;
+	case 'i':
+		return zero_one("-i", arg, &on);	/* reissue is the default */
+	case 'e':
+		if (zero_one("-e", arg, &on))
+			return -1;
+		if (on)
+			cfg->recovery = RECOVERY_FAIL_IO;
+		return 0;
+	case OPT_RECOVER:
+		cfg->recover = 1;
 		return 0;
 	case OPT_ZC_MECH:
 		if (!strcmp(arg, "auto"))

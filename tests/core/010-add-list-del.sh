@@ -3,7 +3,7 @@
 # device has the size, block size and max request size asked for, `ublk
 # list --json` reports what the kernel granted, and del leaves nothing.
 . "$(dirname "$0")/../lib/common.sh"
-trap 'ublk del -a >/dev/null 2>&1' EXIT
+cleanup sh -c 'ublk del -a >/dev/null 2>&1'
 
 ncpu=$(nproc)
 for q in 1 2 4; do

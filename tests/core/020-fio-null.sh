@@ -2,7 +2,7 @@
 # fio randread and randwrite at QD 32, 4K and 1M, on null devices with one
 # and two queues: no errors, every I/O completes.
 . "$(dirname "$0")/../lib/common.sh"
-trap 'ublk del -a >/dev/null 2>&1' EXIT
+cleanup sh -c 'ublk del -a >/dev/null 2>&1'
 require_cmd fio
 
 for q in 1 2; do

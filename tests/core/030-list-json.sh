@@ -2,7 +2,7 @@
 # `ublk list --json` is valid JSON with every field ublk(8) promises, and
 # agrees with the kernel and with `ublk list -v`.
 . "$(dirname "$0")/../lib/common.sh"
-trap 'ublk del -a >/dev/null 2>&1' EXIT
+cleanup sh -c 'ublk del -a >/dev/null 2>&1'
 
 [ "$(ublk list --json)" = "[]" ] || fail "list --json without devices is not []"
 a=$(ublk add -t null -s 64M -q 1) || fail "add a"

@@ -2,7 +2,7 @@
 # `ublk del` while fio runs: fio ends (errors allowed), nothing hangs, the
 # daemon exits, no /run/ublkd leftovers.
 . "$(dirname "$0")/../lib/common.sh"
-trap 'ublk del -a >/dev/null 2>&1' EXIT
+cleanup sh -c 'ublk del -a >/dev/null 2>&1'
 require_cmd fio
 
 for q in 1 2; do

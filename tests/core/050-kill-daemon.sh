@@ -2,9 +2,9 @@
 # kill -9 of the daemon (no recovery asked): the block device goes away,
 # `ublk list` says the device has no daemon, and `ublk del` removes it.
 . "$(dirname "$0")/../lib/common.sh"
-trap 'ublk del -a >/dev/null 2>&1' EXIT
+cleanup sh -c 'ublk del -a >/dev/null 2>&1'
 
-dev=$(ublk add -t null -s 1G) || fail "add failed"
+dev=$(ublk add -t null -s 1G --recovery off) || fail "add failed"
 id=${dev#/dev/ublkb}
 pid=$(ublk list -n "$id" --json | jq -r '.[0].pid')
 kill -9 "$pid"

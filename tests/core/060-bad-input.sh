@@ -2,7 +2,7 @@
 # Every mistake a user can make on `ublk add` gets one line naming the cause
 # and the fix, a non-zero exit, and leaves no device behind.
 . "$(dirname "$0")/../lib/common.sh"
-trap 'ublk del -a >/dev/null 2>&1' EXIT
+cleanup sh -c 'ublk del -a >/dev/null 2>&1'
 
 expect_fail 1 "unknown target 'nosuch': no nosuch.so in .* \(available: .*null" \
 	ublk add -t nosuch

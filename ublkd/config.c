@@ -1,0 +1,406 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * config.c - device config files (ublkd.conf(5)).
+ *
+ * One libconfig file per device.  Its keys are `ublk add`'s long options:
+ * the generic ones (table below) and the target's own, by their names in
+ * the target's ublkd_option table.  Each value is turned into the string
+ * the command line would carry and handed to options_set(), so a key is
+ * checked by the very code that checks its option; this file only adds
+ * the file, the line and the key to what went wrong.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <libconfig.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+
+/* What a key's value may be. */
+enum kind {
+	K_STRING,	/* a string */
+	K_INT,		/* an integer */
+	K_VALUE,	/* a string or an integer: sizes, target option values */
+	K_BOOL,		/* true or false: switches */
+};
+
+struct key {
+	const char *name;	/* the key, '_' spelling ('-' accepted too) */
+	const char *option;	/* the long option it stands for */
+	enum kind kind;
+	const char *example;	/* a correct line, for messages */
+};
+
+static const struct key generic_keys[] = {
+	{ "target",	  "type",	  K_STRING, "target = \"loop\";" },
+	{ "id",		  "number",	  K_INT,    "id = 3;" },
+	{ "queues",	  "queues",	  K_INT,    "queues = 2;" },
+	{ "depth",	  "depth",	  K_INT,    "depth = 128;" },
+	{ "size",	  "size",	  K_VALUE,  "size = \"10G\";" },
+	{ "max_io",	  "max-io",	  K_VALUE,  "max_io = \"512K\";" },
+	{ "zero_copy",	  "zero-copy",	  K_BOOL,   "zero_copy = true;" },
+	{ "user_copy",	  "user-copy",	  K_BOOL,   "user_copy = true;" },
+	{ "zc_mechanism", "zc-mechanism", K_STRING, "zc_mechanism = \"auto\";" },
+	{ "read_only",	  "read-only",	  K_BOOL,   "read_only = true;" },
+	{ "recovery",	  "recovery",	  K_STRING, "recovery = \"reissue\";" },
+	{ "owner",	  "owner",	  K_STRING, "owner = \"alice:disk\";" },
+};
+#define NR_GENERIC_KEYS (sizeof(generic_keys) / sizeof(generic_keys[0]))
+
+/* Key names compare with '-' and '_' alike: export_name == export-name. */
+static int same_key(const char *a, const char *b)
+{
+	for (; *a && *b; a++, b++) {
+		char x = *a == '-' ? '_' : *a, y = *b == '-' ? '_' : *b;
+
+		if (x != y)
+			return 0;
+	}
+	return *a == *b;
+}
+
+static const char *type_name(int type)
+{
+	switch (type) {
+	case CONFIG_TYPE_GROUP:	 return "a group { ... }";
+	case CONFIG_TYPE_ARRAY:	 return "an array [ ... ]";
+	case CONFIG_TYPE_LIST:	 return "a list ( ... )";
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:	 return "an integer";
+	case CONFIG_TYPE_FLOAT:	 return "a decimal number";
+	case CONFIG_TYPE_STRING: return "a string";
+	case CONFIG_TYPE_BOOL:	 return "true/false";
+	}
+	return "nothing";
+}
+
+static const char *kind_name(enum kind k)
+{
+	switch (k) {
+	case K_STRING:	return "a string in double quotes";
+	case K_INT:	return "an integer";
+	case K_VALUE:	return "a string or an integer";
+	case K_BOOL:	return "true or false";
+	}
+	return "?";
+}
+
+/* The file a setting or an error is in: path itself, or a file it
+ * @includes, which libconfig names relative to path's directory. */
+static const char *file_of(const char *path, const char *file, char *buf, size_t len)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!file || !strcmp(file, path))
+		return path;
+	if (file[0] == '/' || !slash)
+		return file;
+	snprintf(buf, len, "%.*s/%s", (int)(slash - path), path, file);
+	return buf;
+}
+
+/* "FILE:LINE: key 'K': ..." for setting s. */
+static void key_error(const char *path, const config_setting_t *s, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void key_error(const char *path, const config_setting_t *s, const char *fmt, ...)
+{
+	char msg[768], buf[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	ublkd_error("%s:%u: key '%s': %s",
+		    file_of(path, config_setting_source_file(s), buf, sizeof(buf)),
+		    config_setting_source_line(s), config_setting_name(s), msg);
+}
+
+/* Parse path into c; 0, or -1 after one line naming the file (and line). */
+static int read_file(config_t *c, const char *path)
+{
+	char dir[4096], *slash;
+	struct stat st;
+	FILE *f;
+	int ok;
+
+	f = fopen(path, "r");
+	if (!f) {
+		ublkd_error("%s: cannot open: %s; %s", path, strerror(errno),
+			    errno == ENOENT ? "create it (examples: ublkd.conf(5))"
+					    : "check its permissions");
+		return -1;
+	}
+	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
+		ublkd_error("%s: not a regular file; give a device config file", path);
+		fclose(f);
+		return -1;
+	}
+	config_init(c);
+	/* @include "x.conf" is relative to the including file's directory. */
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash) {
+		*slash = 0;
+		config_set_include_dir(c, dir[0] ? dir : "/");
+	}
+	ok = config_read(c, f);
+	fclose(f);
+	if (ok != CONFIG_TRUE) {
+		ublkd_error("%s:%d: %s; see ublkd.conf(5) for the syntax (key = value;)",
+			    file_of(path, config_error_file(c), dir, sizeof(dir)),
+			    config_error_line(c), config_error_text(c));
+		config_destroy(c);
+		return -1;
+	}
+	return 0;
+}
+
+static const char *missing_target_fix =
+	"add a line like target = \"loop\"; (null, loop, nbd, or a plugin's path)";
+
+char *config_read_target(const char *path)
+{
+	config_setting_t *s;
+	char *name = NULL;
+	config_t c;
+
+	if (read_file(&c, path) < 0)
+		return NULL;
+	s = config_setting_get_member(config_root_setting(&c), "target");
+	if (!s)
+		ublkd_error("%s: key 'target' is missing; %s", path, missing_target_fix);
+	else if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		key_error(path, s, "expected a string, got %s; write target = \"loop\";",
+			  type_name(config_setting_type(s)));
+	else if (!config_setting_get_string(s)[0])
+		key_error(path, s, "empty; %s", missing_target_fix);
+	else if (!(name = strdup(config_setting_get_string(s))))
+		ublkd_error("%s: out of memory", path);
+	config_destroy(&c);
+	return name;
+}
+
+/* The target's option names, "file, offset, buffered", for messages. */
+static void list_options(const struct ublkd_target_ops *ops, char *buf, size_t len)
+{
+	const struct ublkd_option *o;
+	size_t n = 0;
+
+	buf[0] = 0;
+	for (o = ops->options; o && o->name && n < len; o++)
+		n += snprintf(buf + n, len - n, "%s%s", n ? ", " : "", o->name);
+}
+
+/*
+ * libconfig 1.5 reads an integer without an L suffix with atoi(): 3000000000
+ * silently becomes -1294967296.  Find the number as written (on s's line,
+ * after "NAME =" or "NAME:") and refuse one that does not fit in 32 bits.
+ * 0 when it fits or cannot be found, -1 after a message.
+ */
+static int check_int32(const char *path, const config_setting_t *s)
+{
+	const char *name = config_setting_name(s);
+	unsigned int line = config_setting_source_line(s), n = 0;
+	size_t len = strlen(name);
+	char text[4096], buf[4096], *p, *end;
+	long long v;
+	FILE *f;
+
+	if (config_setting_type(s) != CONFIG_TYPE_INT ||
+	    !(f = fopen(file_of(path, config_setting_source_file(s), buf, sizeof(buf)), "r")))
+		return 0;
+	while (fgets(text, sizeof(text), f) && ++n < line)
+		;
+	fclose(f);
+	if (n != line)
+		return 0;
+	for (p = text; (p = strstr(p, name)); p += len) {
+		if (p > text && (p[-1] == '_' || p[-1] == '-' || isalnum((unsigned char)p[-1])))
+			continue;
+		end = p + len;
+		while (*end == ' ' || *end == '\t')
+			end++;
+		if (*end != '=' && *end != ':')
+			continue;
+		for (p = end + 1; *p == ' ' || *p == '\t'; p++)
+			;
+		errno = 0;
+		v = strtoll(p, &end, 0);
+		if (errno == ERANGE || v > INT32_MAX || v < INT32_MIN) {
+			key_error(path, s, "%.*s does not fit in a plain (32-bit) integer; write it as "
+				  "a string (\"%.*s\") or with an L suffix (%.*sL)",
+				  (int)(end - p), p, (int)(end - p), p, (int)(end - p), p);
+			return -1;
+		}
+		return 0;
+	}
+	return 0;
+}
+
+/* The value of s as the command line would carry it, checked against the
+ * kind; 0, 1 for a false switch (nothing to set), -1 after a message. */
+static int value_string(const char *path, config_setting_t *s, enum kind kind,
+			const char *example, char *buf, size_t len, const char **value)
+{
+	int type = config_setting_type(s);
+
+	switch (type) {
+	case CONFIG_TYPE_STRING:
+		if (kind == K_STRING || kind == K_VALUE) {
+			*value = config_setting_get_string(s);
+			return 0;
+		}
+		break;
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		if (kind == K_INT || kind == K_VALUE) {
+			if (check_int32(path, s) < 0)
+				return -1;
+			snprintf(buf, len, "%lld", config_setting_get_int64(s));
+			*value = buf;
+			return 0;
+		}
+		break;
+	case CONFIG_TYPE_BOOL:
+		if (kind == K_BOOL) {
+			*value = NULL;
+			return config_setting_get_bool(s) ? 0 : 1;
+		}
+		break;
+	}
+	key_error(path, s, "expected %s, got %s; write %s", kind_name(kind),
+		  type_name(type), example);
+	return -1;
+}
+
+/* Apply one option through options_set(), with a message naming the key. */
+static int apply(struct dev_config *cfg, const struct ublkd_target_ops *ops,
+		 const char *path, config_setting_t *s, const char *option,
+		 const char *value)
+{
+	const char *want = NULL;
+	int ret = options_set(cfg, ops, option, value, &want);
+
+	if (ret == 0)
+		return 0;
+	if (ret == -2)
+		key_error(path, s, "this ublkd has no option --%s; update ublkd or "
+			  "remove the key", option);
+	else if (want)
+		key_error(path, s, "invalid value '%s'; expected %s", value ? value : "",
+			  want);
+	else
+		key_error(path, s, "cannot be applied (out of memory?)");
+	return -1;
+}
+
+int config_load(struct dev_config *cfg, const char *path,
+		const struct ublkd_target_ops *ops)
+{
+	config_setting_t *root, *s, *prev;
+	int i, j, n, ret = -1, copy_line = 0;
+	const char *copy_key = NULL;
+	config_t c;
+
+	if (read_file(&c, path) < 0)
+		return -1;
+	root = config_root_setting(&c);
+	n = config_setting_length(root);
+	if (!config_setting_get_member(root, "target")) {
+		ublkd_error("%s: key 'target' is missing; %s", path, missing_target_fix);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		const struct ublkd_option *o = NULL;
+		const struct key *k = NULL;
+		const char *name, *value, *option;
+		char buf[32], example[96];
+		enum kind kind;
+		size_t g;
+		int r;
+
+		s = config_setting_get_elem(root, i);
+		name = config_setting_name(s);
+		/* The same key twice, spelled with '-' once and '_' once
+		 * (libconfig itself refuses exact duplicates). */
+		for (j = 0; j < i; j++) {
+			prev = config_setting_get_elem(root, j);
+			if (same_key(config_setting_name(prev), name)) {
+				key_error(path, s, "also given on line %u as '%s'; keep one",
+					  config_setting_source_line(prev),
+					  config_setting_name(prev));
+				goto out;
+			}
+		}
+		for (g = 0; g < NR_GENERIC_KEYS && !k; g++)
+			if (same_key(generic_keys[g].name, name))
+				k = &generic_keys[g];
+		for (o = ops->options; !k && o && o->name; o++)
+			if (same_key(o->name, name))
+				break;
+		if (k) {
+			option = k->option;
+			kind = k->kind;
+			snprintf(example, sizeof(example), "%s", k->example);
+		} else if (o && o->name) {
+			option = o->name;
+			kind = o->has_arg ? K_VALUE : K_BOOL;
+			if (o->has_arg)
+				snprintf(example, sizeof(example), "%s = \"%s\";", name,
+					 o->arg_name ? o->arg_name : "VALUE");
+			else
+				snprintf(example, sizeof(example), "%s = true;", name);
+		} else {
+			char list[256];
+
+			list_options(ops, list, sizeof(list));
+			if (list[0])
+				key_error(path, s, "unknown; the keys are those of ublkd.conf(5) "
+					  "and target %s's: %s", ops->name, list);
+			else
+				key_error(path, s, "unknown; the keys are those of ublkd.conf(5) "
+					  "(target %s has no options of its own)", ops->name);
+			goto out;
+		}
+		r = value_string(path, s, kind, example, buf, sizeof(buf), &value);
+		if (r < 0)
+			goto out;
+		if (r > 0)
+			continue;	/* a false switch */
+		if (kind == K_STRING && !value[0]) {
+			key_error(path, s, "empty; write %s", example);
+			goto out;
+		}
+		/* The command line lets the last of --zero-copy/--user-copy win;
+		 * a file saying both is a mistake. */
+		if (k && (!strcmp(k->option, "zero-copy") || !strcmp(k->option, "user-copy"))) {
+			if (copy_key) {
+				key_error(path, s, "conflicts with %s = true on line %d; "
+					  "choose one data mode", copy_key, copy_line);
+				goto out;
+			}
+			copy_key = name;
+			copy_line = config_setting_source_line(s);
+		}
+		if (apply(cfg, ops, path, s, option, value) < 0)
+			goto out;
+	}
+	ret = 0;
+out:
+	config_destroy(&c);
+	return ret;
+}
+
+void config_path_for_name(const char *name, char *buf, size_t len)
+{
+	const char *dir = getenv("UBLKD_CONFDIR");
+
+	if (dir && dir[0])
+		snprintf(buf, len, "%s/%s.conf", dir, name);
+	else
+		snprintf(buf, len, "%s/ublkd/%s.conf", SYSCONFDIR, name);
+}
