@@ -396,7 +396,7 @@ static uint64_t state_u64(const struct dev_view *v, const char *key)
 
 static void list_text(const struct dev_view *v, int verbose)
 {
-	char size[32], target[64], mode[32], desc[512], opts[1024], zc[32];
+	char size[32], target[64], mode[32], desc[512], opts[1024], zc[32], rec[16];
 	uint64_t flags = v->info.flags;
 
 	format_size(v->params.basic.dev_sectors << 9, size, sizeof(size));
@@ -415,12 +415,13 @@ static void list_text(const struct dev_view *v, int verbose)
 	state_str(v, "description", desc, sizeof(desc));
 	state_str(v, "options", opts, sizeof(opts));
 	state_str(v, "zero_copy_mechanism", zc, sizeof(zc));
+	state_str(v, "recovery", rec, sizeof(rec));
 	printf("    char device " UBLK_CHAR_FMT "  logical block %u  physical block %u  "
 	       "max io %u KiB\n", v->id, 1U << v->params.basic.logical_bs_shift,
 	       1U << v->params.basic.physical_bs_shift,
 	       v->params.basic.max_sectors / 2);
-	printf("    backing: %s\n    zero copy mechanism: %s  bytes copied by ublkd: %llu\n",
-	       desc, zc, (unsigned long long)state_u64(v, "bytes_copied"));
+	printf("    backing: %s\n    zero copy mechanism: %s  bytes copied by ublkd: %llu  "
+	       "recovery: %s\n", desc, zc, (unsigned long long)state_u64(v, "bytes_copied"), rec);
 	printf("    options: %s\n    flags 0x%llx:", opts, (unsigned long long)flags);
 	for (const struct ublk_feature *f = ublk_features; f->name; f++)
 		if (flags & (1ULL << f->bit))
@@ -460,6 +461,7 @@ static void list_json(struct json *j, const struct dev_view *v)
 	if (v->state) {
 		static const char *const keys[] = {
 			"target", "description", "copy_mode", "zero_copy_mechanism", "options",
+			"recovery",
 		};
 		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
 			if (json_lookup_string(v->state, keys[k], buf, sizeof(buf)) == 0)
@@ -479,7 +481,7 @@ static int cmd_list(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	uint32_t ids[MAX_DEVS];
-	int n = -1, i, verbose = 0, as_json = 0, opt, ret = 0;
+	int n = -1, i, verbose = 0, as_json = 0, single = 0, opt, ret = 0;
 	struct ublk_ctrl c;
 	struct json j;
 
@@ -489,6 +491,7 @@ static int cmd_list(int argc, char **argv)
 			if (parse_id(optarg, &ids[0]))
 				return 1;
 			n = 1;
+			single = 1;
 			break;
 		case 'v':
 			verbose = 1;
@@ -513,7 +516,7 @@ static int cmd_list(int argc, char **argv)
 		struct dev_view v = { .id = ids[i] };
 
 		if (ctrl_get_info(&c, v.id, &v.info) < 0) {
-			if (n == 1 && !as_json) {
+			if (single) {
 				ublkd_error("no ublk device %u (see 'ublk list')", v.id);
 				ret = 1;
 			}
@@ -548,7 +551,7 @@ static int cmd_features(int argc, char **argv)
 	struct json j;
 	int ret;
 
-	if (argc > 1 && !as_json) {
+	if (argc > 2 || (argc > 1 && !as_json)) {
 		ublkd_error("usage: ublk features [--json]");
 		return 1;
 	}
@@ -593,9 +596,21 @@ static int cmd_features(int argc, char **argv)
 
 static int cmd_help(int argc, char **argv)
 {
-	if (argc >= 3 && !strcmp(argv[1], "-t")) {
+	const char *type = NULL;
+
+	if (argc >= 3 && (!strcmp(argv[1], "-t") || !strcmp(argv[1], "--type")))
+		type = argv[2];
+	else if (argc == 2 && !strncmp(argv[1], "--type=", 7))
+		type = argv[1] + 7;
+	else if (argc == 2 && !strncmp(argv[1], "-t", 2) && argv[1][2])
+		type = argv[1] + 2;
+	else if (argc > 1) {
+		ublkd_error("usage: ublk help [-t TYPE]");
+		return 1;
+	}
+	if (type) {
 		const char *ublkd = find_ublkd();
-		char *args[] = { (char *)"ublkd", (char *)"-t", argv[2], (char *)"--help", NULL };
+		char *args[] = { (char *)"ublkd", (char *)"-t", (char *)type, (char *)"--help", NULL };
 
 		execv(ublkd, args);
 		ublkd_error("cannot run %s: %s", ublkd, strerror(errno));

@@ -39,6 +39,7 @@ enum recovery_mode {
 	RECOVERY_REISSUE = 0,	/* device waits; in-flight I/O reissued (default) */
 	RECOVERY_FAIL_IO,	/* device stays; I/O fails until a daemon returns */
 	RECOVERY_OFF,		/* device is removed with its daemon */
+	RECOVERY_ON,		/* device waits; I/O in flight at the crash fails */
 };
 
 struct target_opt {
@@ -157,6 +158,7 @@ void device_delete(struct ublkd_dev *dev, int del_kernel_dev);
 int device_write_runstate(struct ublkd_dev *dev);
 const char *device_mode_name(const struct ublkd_dev *dev);
 uint64_t device_bytes_copied(const struct ublkd_dev *dev);
+const char *recovery_name(uint64_t flags);
 
 /* queue.c */
 int queue_start(struct ublkd_queue *q);

@@ -79,9 +79,20 @@ static uint64_t recovery_flags(const struct ublkd_dev *dev)
 		return UBLK_F_USER_RECOVERY | UBLK_F_USER_RECOVERY_REISSUE;
 	case RECOVERY_FAIL_IO:
 		return UBLK_F_USER_RECOVERY | UBLK_F_USER_RECOVERY_FAIL_IO;
+	case RECOVERY_ON:
+		return UBLK_F_USER_RECOVERY;
 	default:
 		return 0;
 	}
+}
+
+const char *recovery_name(uint64_t flags)
+{
+	if (flags & UBLK_F_USER_RECOVERY_FAIL_IO)
+		return "fail-io";
+	if (flags & UBLK_F_USER_RECOVERY_REISSUE)
+		return "reissue";
+	return flags & UBLK_F_USER_RECOVERY ? "on" : "off";
 }
 
 static int open_char_dev(struct ublkd_dev *dev)
@@ -214,7 +225,8 @@ int device_recover_check(struct ublkd_dev *dev, int quiet)
 	dev->cfg.nr_queues = dev->info.nr_hw_queues;
 	dev->cfg.depth = dev->info.queue_depth;
 	dev->cfg.max_io_bytes = dev->info.max_io_buf_bytes;
-	dev->cfg.recovery = f & UBLK_F_USER_RECOVERY_FAIL_IO ? RECOVERY_FAIL_IO : RECOVERY_REISSUE;
+	dev->cfg.recovery = f & UBLK_F_USER_RECOVERY_FAIL_IO ? RECOVERY_FAIL_IO :
+			    f & UBLK_F_USER_RECOVERY_REISSUE ? RECOVERY_REISSUE : RECOVERY_ON;
 	dev->zc = ZC_NONE;
 	if (f & UBLK_F_USER_COPY)
 		dev->cfg.data_mode = UBLKD_DATA_USER_COPY;
@@ -364,8 +376,7 @@ int device_write_runstate(struct ublkd_dev *dev)
 	json_string(&j, "copy_mode", device_mode_name(dev));
 	json_string(&j, "zero_copy_mechanism", zc_name(dev->zc));
 	json_uint(&j, "bytes_copied", device_bytes_copied(dev));
-	json_string(&j, "recovery", dev->info.flags & UBLK_F_USER_RECOVERY_FAIL_IO ? "fail-io" :
-		    dev->info.flags & UBLK_F_USER_RECOVERY ? "reissue" : "off");
+	json_string(&j, "recovery", recovery_name(dev->info.flags));
 	json_uint(&j, "flags", dev->info.flags);
 	json_close_object(&j);
 	json_end(&j);

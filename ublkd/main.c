@@ -43,7 +43,8 @@ static void usage(FILE *f)
 		"      --zc-mechanism M   auto or register (default: best the kernel has)\n"
 		"      --read-only        export the device read-only\n"
 		"      --recovery MODE    if ublkd dies: reissue (default: the device waits and\n"
-		"                         in-flight I/O is reissued), fail-io, or off\n"
+		"                         in-flight I/O is reissued), on (in-flight I/O fails),\n"
+		"                         fail-io (all I/O fails until a daemon returns), off\n"
 		"      --recover          take over device -n ID whose daemon died\n"
 		"      --ready-fd FD      write the device id to FD when live, then detach logs\n"
 		"  -v, --verbose          more messages\n"
@@ -76,11 +77,11 @@ static int help(const char *type)
 {
 	struct ublkd_target t = { 0 };
 
+	if (type && plugin_load(&t, type) < 0)
+		return 1;
 	usage(stdout);
 	if (!type)
 		return 0;
-	if (plugin_load(&t, type) < 0)
-		return 1;
 	target_help(t.ops);
 	plugin_unload(&t);
 	return 0;
@@ -117,6 +118,10 @@ static int choose_data_mode(struct ublkd_dev *dev)
 	uint64_t f = dev->kernel_features;
 
 	dev->zc = ZC_NONE;
+	if (dev->cfg.zc_force != ZC_NONE && dev->cfg.data_mode != UBLKD_DATA_ZERO_COPY) {
+		ublkd_error("--zc-mechanism only applies to zero copy: add --zero-copy");
+		return -1;
+	}
 	switch (dev->cfg.data_mode) {
 	case UBLKD_DATA_COPY:
 		return 0;
@@ -159,6 +164,8 @@ static int check_recovery(const struct ublkd_dev *dev)
 		return need_feature(dev, UBLK_F_USER_RECOVERY_REISSUE, "--recovery=reissue");
 	case RECOVERY_FAIL_IO:
 		return need_feature(dev, UBLK_F_USER_RECOVERY_FAIL_IO, "--recovery=fail-io");
+	case RECOVERY_ON:
+		return need_feature(dev, UBLK_F_USER_RECOVERY, "--recovery=on");
 	default:
 		return 0;
 	}
@@ -189,6 +196,17 @@ static int open_target(struct ublkd_dev *dev)
 		dev->cfg.nr_queues = s->nr_queues;
 	dev->max_io_bytes = dev->cfg.max_io_bytes ? dev->cfg.max_io_bytes :
 			    s->max_io_bytes ? s->max_io_bytes : DEFAULT_MAX_IO_BYTES;
+	if (s->logical_block_size < 512 || s->logical_block_size > 4096 ||
+	    (s->logical_block_size & (s->logical_block_size - 1)) ||
+	    s->physical_block_size < s->logical_block_size ||
+	    (s->physical_block_size & (s->physical_block_size - 1)) ||
+	    dev->max_io_bytes < 4096 || dev->max_io_bytes % 4096 ||
+	    dev->max_io_bytes > (32U << 20)) {
+		ublkd_error("target %s reports an invalid geometry (logical block %u, physical "
+			    "block %u, max I/O %u): fix the target", dev->target.ops->name,
+			    s->logical_block_size, s->physical_block_size, dev->max_io_bytes);
+		return -1;
+	}
 	if (s->size < s->logical_block_size || s->size % s->logical_block_size) {
 		ublkd_error("target %s reports a size of %llu bytes: it must be a non-zero "
 			    "multiple of the %u-byte block size", dev->target.ops->name,
@@ -237,7 +255,9 @@ static char *join_args(int argc, char **argv)
 		len += strlen(argv[i]) + 1;
 	s = calloc(1, len);
 	for (i = 0; s && i < argc; i++) {
-		if (i)
+		if (!strncmp(argv[i], "--ready-fd", 10) || !strcmp(argv[i], "--recover"))
+			continue;	/* how it was started, not what it serves */
+		if (*s)
 			strcat(s, " ");
 		strcat(s, argv[i]);
 	}
@@ -374,9 +394,9 @@ int main(int argc, char **argv)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);	/* reserved; never a reason to drop a disk */
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
 	dev.exit_efd = eventfd(0, EFD_CLOEXEC);
 	if (sfd < 0 || dev.exit_efd < 0) {
@@ -416,9 +436,9 @@ int main(int argc, char **argv)
 		goto out_delete;
 	if ((recovering ? device_end_recovery(&dev) : device_start(&dev)) < 0)
 		goto out_stop;
+	device_write_runstate(&dev);
 	if (!recovering)
 		device_save_args(&dev);
-	device_write_runstate(&dev);
 	announce_ready(&dev);
 
 	serve(&dev, sfd);

@@ -129,8 +129,10 @@ static int generic(struct dev_config *cfg, int c, const char *arg)
 			cfg->recovery = RECOVERY_FAIL_IO;
 		else if (!strcmp(arg, "off"))
 			cfg->recovery = RECOVERY_OFF;
+		else if (!strcmp(arg, "on"))
+			cfg->recovery = RECOVERY_ON;
 		else
-			return bad_value("--recovery", arg, "reissue, fail-io or off");
+			return bad_value("--recovery", arg, "reissue, on, fail-io or off");
 		return 0;
 	case 'r':
 		if (zero_one("-r", arg, &on))
@@ -141,7 +143,13 @@ static int generic(struct dev_config *cfg, int c, const char *arg)
 			cfg->recovery = RECOVERY_REISSUE;
 		return 0;
 	case 'i':
-		return zero_one("-i", arg, &on);	/* reissue is the default */
+		if (zero_one("-i", arg, &on))
+			return -1;
+		if (!on && cfg->recovery == RECOVERY_REISSUE)
+			cfg->recovery = RECOVERY_ON;
+		else if (on && cfg->recovery == RECOVERY_ON)
+			cfg->recovery = RECOVERY_REISSUE;
+		return 0;
 	case 'e':
 		if (zero_one("-e", arg, &on))
 			return -1;

@@ -72,8 +72,13 @@ int plugin_load(struct ublkd_target *t, const char *name)
 			    path, t->ops ? t->ops->api_version : 0, UBLKD_TARGET_API_VERSION);
 		goto err;
 	}
-	if (t->ops->struct_size < sizeof(*t->ops) || !t->ops->name ||
-	    !t->ops->open || !t->ops->queue_io) {
+	if (t->ops->struct_size != sizeof(*t->ops)) {
+		ublkd_error("%s has a struct ublkd_target_ops of %u bytes, this ublkd's is %zu: "
+			    "rebuild the plugin against this ublkd's <ublkd/target.h>",
+			    path, t->ops->struct_size, sizeof(*t->ops));
+		goto err;
+	}
+	if (!t->ops->name || !t->ops->open || !t->ops->queue_io) {
 		ublkd_error("%s is an incomplete ublkd target (needs name, open and "
 			    "queue_io): fix the plugin", path);
 		goto err;

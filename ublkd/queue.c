@@ -73,7 +73,10 @@ static void dispatch(struct ublkd_queue *q, const struct io_uring_cqe *cqe)
 		on_cmd_cqe(q, t, cqe->res);
 		break;
 	case UD_TARGET:
-		ops->io_done(q, t ? &t->io : NULL, ud_cookie(ud), cqe);
+		if (ops->io_done)
+			ops->io_done(q, t ? &t->io : NULL, ud_cookie(ud), cqe);
+		else if (t)
+			ublkd_complete(q, &t->io, -EIO);	/* a target bug: fail, never hang */
 		break;
 	case UD_STOP:
 		q->stopping = 1;
@@ -163,8 +166,10 @@ static int queue_setup(struct ublkd_queue *q)
 
 	if (ops->queue_init) {
 		ret = ops->queue_init(q);
-		if (ret < 0)
+		if (ret < 0) {
+			ublkd_error("queue %u: target %s could not set up the queue", q->q_id, ops->name);
 			return ret;
+		}
 	}
 
 	for (i = 0; i < q->depth; i++)

@@ -80,6 +80,7 @@ struct ublkd_setup {
 	enum ublkd_data_mode data_mode;
 	/* In/out: a target may lower nr_queues (e.g. no multi-conn). */
 	uint16_t nr_queues;
+	/* In: requests per queue. */
 	uint16_t queue_depth;
 	/* Out: what the device looks like. */
 	uint64_t size;			/* bytes, a multiple of logical_block_size */
