@@ -40,6 +40,11 @@
 #define UBLK_F_NO_AUTO_PART_SCAN	(1ULL << 18)
 #define UBLK_F_SHMEM_ZC			(1ULL << 19)
 #define UBLK_F_IO_DESC_SIZE		(1ULL << 20)
+/* Not mainline: ublkd's kernel/ series for 6.12 (zero copy through io_uring
+ * fused commands).  Its presence also says that io_uring opcode 58 is
+ * IORING_OP_FUSED_CMD on this kernel (mainline later gave 58 to another op). */
+#define UBLK_F_FUSED_ZERO_COPY		(1ULL << 48)
+#define IORING_OP_FUSED_CMD_UBLKD	58
 
 /* ---- Structures (little endian, natural alignment) ---- */
 
@@ -202,6 +207,7 @@ struct ublk_params {
 #define UBLK_IO_NEED_GET_DATA		0x22
 #define UBLK_IO_REGISTER_IO_BUF		0x23
 #define UBLK_IO_UNREGISTER_IO_BUF	0x24
+#define UBLK_IO_FUSED_SUBMIT_IO		0x30	/* kernel/ series */
 
 /* ioctl encoding ('u', nr, payload type), always used: every kernel with
  * GET_FEATURES (6.5+) understands it. */
@@ -231,6 +237,7 @@ struct ublk_params {
 #define UBLK_U_IO_NEED_GET_DATA		UBLK_U_IO(UBLK_IO_NEED_GET_DATA)
 #define UBLK_U_IO_REGISTER_IO_BUF	UBLK_U_IO(UBLK_IO_REGISTER_IO_BUF)
 #define UBLK_U_IO_UNREGISTER_IO_BUF	UBLK_U_IO(UBLK_IO_UNREGISTER_IO_BUF)
+#define UBLK_U_IO_FUSED_SUBMIT_IO	UBLK_U_IO(UBLK_IO_FUSED_SUBMIT_IO)
 
 /* I/O command results */
 #define UBLK_IO_RES_OK			0

@@ -25,6 +25,8 @@ const struct ublk_feature ublk_features[] = {
 	{ 18, "NO_AUTO_PART_SCAN", "7.0", "no partition scan at start" },
 	{ 19, "SHMEM_ZC", "7.1", "shared-memory zero copy" },
 	{ 20, "IO_DESC_SIZE", "7.3", "extensible I/O descriptors" },
+	{ 48, "FUSED_ZERO_COPY", "6.12+kernel/", "zero copy through io_uring fused commands "
+	  "(ublkd's kernel/ series)" },
 	{ -1, NULL, NULL, NULL },
 };
 

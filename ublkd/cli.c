@@ -588,7 +588,8 @@ static int cmd_features(int argc, char **argv)
 			printf("  bit %-20d yes  (unknown to this ublk)\n", bit);
 	printf("zero copy: %s\n",
 	       f & UBLK_F_AUTO_BUF_REG ? "yes, automatic buffer registration" :
-	       f & UBLK_F_SUPPORT_ZERO_COPY ? "yes, registered buffers" : "no");
+	       f & UBLK_F_SUPPORT_ZERO_COPY ? "yes, registered buffers" :
+	       f & UBLK_F_FUSED_ZERO_COPY ? "yes, fused commands (ublkd's kernel/ series)" : "no");
 	return 0;
 }
 

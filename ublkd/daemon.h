@@ -32,6 +32,8 @@ enum zc_mech {
 	ZC_NONE = 0,
 	ZC_AUTO,	/* UBLK_F_AUTO_BUF_REG: kernel registers at delivery */
 	ZC_REGISTER,	/* UBLK_F_SUPPORT_ZERO_COPY: REGISTER_IO_BUF per request */
+	ZC_FUSED,	/* UBLK_F_FUSED_ZERO_COPY (kernel/ series): one fused SQE
+			 * per target read/write lends the request's pages */
 };
 
 /* What the kernel does with I/O when the daemon dies. */

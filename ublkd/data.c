@@ -15,6 +15,9 @@
  *                           back to the explicit chain below.
  *              ZC_REGISTER  REGISTER_IO_BUF before the target runs,
  *                           UNREGISTER_IO_BUF hard-linked before the commit.
+ *              ZC_FUSED     (6.12 with ublkd's kernel/ series) each target
+ *                           read/write is one fused SQE whose ublk half lends
+ *                           the pages to its read/write half.
  */
 #include <errno.h>
 #include <string.h>
@@ -193,10 +196,34 @@ void data_cqe(struct ublkd_queue *q, struct tag *t, unsigned int kind,
 	}
 }
 
+/* ZC_FUSED: one 128-byte SQE; the first half is the primary, a ublk command
+ * that lends the request's pages, the second half the secondary read or
+ * write against the target's file, addressing the lent buffer by offset. */
+static void prep_fused_rw(struct ublkd_queue *q, struct ublkd_io *io,
+			  struct io_uring_sqe *sqe, enum ublkd_op op, int fd,
+			  uint64_t file_off, uint32_t buf_off, uint32_t len, int rw_flags)
+{
+	struct io_uring_sqe *secondary = sqe + 1;
+	struct ublksrv_io_cmd *cmd;
+
+	uring_cmd_prep(sqe, q->char_fd, UBLK_U_IO_FUSED_SUBMIT_IO);
+	sqe->opcode = IORING_OP_FUSED_CMD_UBLKD;
+	cmd = uring_cmd_payload(sqe);
+	cmd->q_id = q->q_id;
+	cmd->tag = io->tag;
+	io_uring_prep_rw(op == UBLKD_OP_READ ? IORING_OP_READ : IORING_OP_WRITE,
+			 secondary, fd, (void *)(uintptr_t)buf_off, len, file_off);
+	secondary->rw_flags = rw_flags;
+}
+
 void ublkd_prep_rw(struct ublkd_queue *q, struct ublkd_io *io,
 		   struct io_uring_sqe *sqe, enum ublkd_op op, int fd,
 		   uint64_t file_off, uint32_t buf_off, uint32_t len, int rw_flags)
 {
+	if (q->dev->zc == ZC_FUSED) {
+		prep_fused_rw(q, io, sqe, op, fd, file_off, buf_off, len, rw_flags);
+		return;
+	}
 	if (q->dev->cfg.data_mode == UBLKD_DATA_ZERO_COPY) {
 		/* A registered request buffer starts at address 0. */
 		io_uring_prep_rw(op == UBLKD_OP_READ ? IORING_OP_READ_FIXED :

@@ -65,6 +65,8 @@ static uint64_t mode_flags(const struct ublkd_dev *dev)
 	case UBLKD_DATA_USER_COPY:
 		return UBLK_F_USER_COPY;
 	case UBLKD_DATA_ZERO_COPY:
+		if (dev->zc == ZC_FUSED)
+			return UBLK_F_FUSED_ZERO_COPY;
 		return UBLK_F_SUPPORT_ZERO_COPY |
 		       (dev->zc == ZC_AUTO ? UBLK_F_AUTO_BUF_REG : 0);
 	default:
@@ -233,6 +235,9 @@ int device_recover_check(struct ublkd_dev *dev, int quiet)
 	else if (f & UBLK_F_SUPPORT_ZERO_COPY) {
 		dev->cfg.data_mode = UBLKD_DATA_ZERO_COPY;
 		dev->zc = f & UBLK_F_AUTO_BUF_REG ? ZC_AUTO : ZC_REGISTER;
+	} else if (f & UBLK_F_FUSED_ZERO_COPY) {
+		dev->cfg.data_mode = UBLKD_DATA_ZERO_COPY;
+		dev->zc = ZC_FUSED;
 	} else
 		dev->cfg.data_mode = UBLKD_DATA_COPY;
 	return 1;
@@ -332,7 +337,16 @@ const char *device_mode_name(const struct ublkd_dev *dev)
 
 static const char *zc_name(enum zc_mech zc)
 {
-	return zc == ZC_AUTO ? "auto_buf_reg" : zc == ZC_REGISTER ? "register_io_buf" : "none";
+	switch (zc) {
+	case ZC_AUTO:
+		return "auto_buf_reg";
+	case ZC_REGISTER:
+		return "register_io_buf";
+	case ZC_FUSED:
+		return "fused_cmd";
+	default:
+		return "none";
+	}
 }
 
 uint64_t device_bytes_copied(const struct ublkd_dev *dev)

@@ -40,7 +40,7 @@ static void usage(FILE *f)
 		"      --max-io SIZE      largest request, 4K-32M (default 512K)\n"
 		"  -z, --zero-copy        lend request pages to the target's I/O (Linux 6.15+)\n"
 		"      --user-copy        copy with pread/pwrite on /dev/ublkcN (-u 1)\n"
-		"      --zc-mechanism M   auto or register (default: best the kernel has)\n"
+		"      --zc-mechanism M   auto, register or fused (default: best the kernel has)\n"
 		"      --read-only        export the device read-only\n"
 		"      --recovery MODE    if ublkd dies: reissue (default: the device waits and\n"
 		"                         in-flight I/O is reissued), on (in-flight I/O fails),\n"
@@ -143,10 +143,18 @@ static int choose_data_mode(struct ublkd_dev *dev)
 		dev->zc = ZC_REGISTER;
 		return need_feature(dev, UBLK_F_SUPPORT_ZERO_COPY, "--zc-mechanism=register");
 	}
+	if (dev->cfg.zc_force == ZC_FUSED) {
+		dev->zc = ZC_FUSED;
+		return need_feature(dev, UBLK_F_FUSED_ZERO_COPY, "--zc-mechanism=fused");
+	}
+	/* Mainline's mechanisms first; the fused command where only the
+	 * project's kernel/ series provides zero copy. */
 	if (f & UBLK_F_AUTO_BUF_REG)
 		dev->zc = ZC_AUTO;
 	else if (f & UBLK_F_SUPPORT_ZERO_COPY)
 		dev->zc = ZC_REGISTER;
+	else if (f & UBLK_F_FUSED_ZERO_COPY)
+		dev->zc = ZC_FUSED;
 	else {
 		ublkd_error("--zero-copy needs a kernel with ublk zero copy (Linux 6.15+, "
 			    "automatic buffer registration 6.16+); this kernel (%s) has none: "

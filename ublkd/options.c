@@ -164,8 +164,10 @@ static int generic(struct dev_config *cfg, int c, const char *arg)
 			cfg->zc_force = ZC_AUTO;
 		else if (!strcmp(arg, "register"))
 			cfg->zc_force = ZC_REGISTER;
+		else if (!strcmp(arg, "fused"))
+			cfg->zc_force = ZC_FUSED;
 		else
-			return bad_value("--zc-mechanism", arg, "auto or register");
+			return bad_value("--zc-mechanism", arg, "auto, register or fused");
 		return 0;
 	case OPT_READ_ONLY:
 		cfg->read_only = 1;

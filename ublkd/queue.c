@@ -112,7 +112,7 @@ static int ring_setup(struct ublkd_queue *q)
 		ublkd_error("queue %u: cannot set up io_uring: %s", q->q_id, strerror(-ret));
 		return ret;
 	}
-	if (q->dev->zc != ZC_NONE) {
+	if (q->dev->zc == ZC_AUTO || q->dev->zc == ZC_REGISTER) {
 		ret = io_uring_register_buffers_sparse(&q->ring, q->depth);
 		if (ret < 0) {
 			ublkd_error("queue %u: cannot register a sparse buffer table of %u "
