@@ -18,6 +18,8 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
 #include <liburing.h>
 #include <ublkd/target.h>
 #include "ctrl.h"
@@ -62,6 +64,11 @@ struct dev_config {
 	int read_only;
 	enum recovery_mode recovery;
 	int recover;		/* --recover: take over device dev_id */
+	int check;		/* --check: print the configuration, exit */
+	char *config;		/* the config file's absolute path, if any */
+	int owner_set;		/* --owner: chown /dev/ublkbN when live */
+	uid_t owner_uid;
+	gid_t owner_gid;	/* (gid_t)-1: keep the group */
 	int ready_fd;		/* --ready-fd: write "ID\n" when live, -1 none */
 	int verbose;
 	struct target_opt *topts;
@@ -142,6 +149,15 @@ const char *options_find_type(int argc, char **argv);
 int options_parse(struct dev_config *cfg, int argc, char **argv,
 		  const struct ublkd_target_ops *ops);
 void options_free(struct dev_config *cfg);
+/* Apply one option by its long name, as --NAME VALUE (VALUE NULL for a
+ * switch) on the command line would, with the same checks, printing
+ * nothing.  0; -1 with *want = what was expected (e.g. "a queue count from
+ * 1 to 64"), or NULL when out of memory; -2 if NAME is no option of
+ * ublkd's nor of ops's.  For config files (config.c). */
+int options_set(struct dev_config *cfg, const struct ublkd_target_ops *ops,
+		const char *name, const char *value, const char **want);
+const char *options_find_config(int argc, char **argv);
+void options_print(FILE *f, const struct dev_config *cfg);
 
 /* plugin.c */
 int plugin_load(struct ublkd_target *t, const char *name);
@@ -151,6 +167,7 @@ int plugin_configure(struct ublkd_target *t, const struct dev_config *cfg);
 /* device.c */
 int device_setup(struct ublkd_dev *dev);
 int device_recover_check(struct ublkd_dev *dev, int quiet);
+int device_find_by_config(const char *path);
 int device_recover_setup(struct ublkd_dev *dev);
 int device_end_recovery(struct ublkd_dev *dev);
 int device_save_args(struct ublkd_dev *dev);

@@ -243,6 +243,27 @@ int device_recover_check(struct ublkd_dev *dev, int quiet)
 	return 1;
 }
 
+/* The device last started from config file path whose daemon is gone,
+ * from the state files; -1 when none.  (A daemon still serving it makes
+ * the recovery check below refuse, naming its pid.) */
+int device_find_by_config(const char *path)
+{
+	uint32_t ids[256];
+	char conf[4096];
+	int n, i, id = -1;
+
+	n = ctrl_list_ids(ids, 256);
+	for (i = 0; i < n && id < 0; i++) {
+		char *state = runstate_read(ids[i]);
+
+		if (state && json_lookup_string(state, "config", conf, sizeof(conf)) == 0 &&
+		    !strcmp(conf, path))
+			id = (int)ids[i];
+		free(state);
+	}
+	return id;
+}
+
 /* START_USER_RECOVERY, then open the device like a new daemon would. */
 int device_recover_setup(struct ublkd_dev *dev)
 {
@@ -391,6 +412,7 @@ int device_write_runstate(struct ublkd_dev *dev)
 	json_string(&j, "zero_copy_mechanism", zc_name(dev->zc));
 	json_uint(&j, "bytes_copied", device_bytes_copied(dev));
 	json_string(&j, "recovery", recovery_name(dev->info.flags));
+	json_string(&j, "config", dev->cfg.config ? dev->cfg.config : "");
 	json_uint(&j, "flags", dev->info.flags);
 	json_close_object(&j);
 	json_end(&j);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
 #include "daemon.h"
+#include "config.h"
 #include "ublk-features.h"
 #include "log.h"
 #include "parse.h"
@@ -29,10 +30,14 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: ublkd -t TYPE [OPTIONS] [TARGET OPTIONS]\n"
+		"       ublkd NAME [OPTIONS]         (the device of " SYSCONFDIR "/ublkd/NAME.conf)\n"
+		"       ublkd --config FILE [OPTIONS]\n"
 		"Serve one ublk block device until SIGTERM.  Usually started by\n"
 		"'ublk add' or by systemd (ublkd@NAME.service); see ublkd(8).\n"
 		"\n"
 		"  -t, --type TYPE        target: null, loop, nbd, or a path to a plugin .so\n"
+		"      --config FILE      read the device's settings from FILE; see ublkd.conf(5)\n"
+		"      --check            check the settings, print them as options, and exit\n"
 		"  -n, --number ID        device id (default: the kernel picks one)\n"
 		"  -q, --queues N         hardware queues (default: CPUs, at most 4)\n"
 		"  -d, --depth N          queue depth, 1-4096 (default 128)\n"
@@ -42,6 +47,7 @@ static void usage(FILE *f)
 		"      --user-copy        copy with pread/pwrite on /dev/ublkcN (-u 1)\n"
 		"      --zc-mechanism M   auto, register or fused (default: best the kernel has)\n"
 		"      --read-only        export the device read-only\n"
+		"      --owner USER[:GROUP]  give /dev/ublkbN to USER (and GROUP) once live\n"
 		"      --recovery MODE    if ublkd dies: reissue (default: the device waits and\n"
 		"                         in-flight I/O is reissued), on (in-flight I/O fails),\n"
 		"                         fail-io (all I/O fails until a daemon returns), off\n"
@@ -363,9 +369,10 @@ int main(int argc, char **argv)
 		.lock = PTHREAD_MUTEX_INITIALIZER,
 		.cond = PTHREAD_COND_INITIALIZER,
 	};
-	const char *type;
+	const char *type, *conf;
+	char conf_path[4096], *conf_target = NULL;
 	sigset_t sigs;
-	int sfd = -1, ret, status = 1, recovering = 0, i;
+	int sfd = -1, ret, status = 1, recovering = 0, by_config = 0, skip = 0, i;
 
 	log_init("ublkd", LOG_LVL_INFO);
 	for (i = 1; i < argc; i++) {
@@ -376,14 +383,36 @@ int main(int argc, char **argv)
 			return 0;
 		}
 	}
-	type = options_find_type(argc, argv);
+	/* A device config file: --config FILE, or a first argument NAME for
+	 * SYSCONFDIR/ublkd/NAME.conf (systemd's ublkd@NAME.service). */
+	conf = options_find_config(argc, argv);
+	if (!conf && argc > 1 && argv[1][0] != '-') {
+		config_path_for_name(argv[1], conf_path, sizeof(conf_path));
+		conf = conf_path;
+		skip = 1;
+	}
+	if (conf && options_find_type(argc, argv)) {
+		ublkd_error("-t given with config file %s: set the target in the file "
+			    "(target = \"...\";) and drop -t", conf);
+		return 1;
+	}
+	if (conf && !(conf_target = config_read_target(conf)))
+		return 1;
+	type = conf ? conf_target : options_find_type(argc, argv);
 	if (!type) {
 		ublkd_error("no target given: use -t TYPE (null, loop, nbd); see 'ublkd --help'");
 		return 1;
 	}
-	if (plugin_load(&dev.target, type) < 0)
+	ret = plugin_load(&dev.target, type);
+	free(conf_target);
+	if (ret < 0)
 		return 1;
-	if (options_parse(&dev.cfg, argc, argv, dev.target.ops) < 0)
+	/* The file first, then the command line, which may add to it. */
+	if (conf && config_load(&dev.cfg, conf, dev.target.ops) < 0)
+		goto out_plugin;
+	if (conf)
+		dev.cfg.config = realpath(conf, NULL);
+	if (options_parse(&dev.cfg, argc - skip, argv + skip, dev.target.ops) < 0)
 		goto out_plugin;
 	if (dev.cfg.verbose)
 		log_init("ublkd", LOG_LVL_DEBUG);
@@ -391,8 +420,19 @@ int main(int argc, char **argv)
 		dev.cfg.nr_queues = default_queues();
 	if (!dev.cfg.depth)
 		dev.cfg.depth = DEFAULT_QUEUE_DEPTH;
-	if (plugin_configure(&dev.target, &dev.cfg) < 0)
+	if (plugin_configure(&dev.target, &dev.cfg) < 0) {
+		/* close() frees what the target's config() kept (ASan) */
+		if (dev.target.ops->close)
+			dev.target.ops->close(&dev.target);
 		goto out_plugin;
+	}
+	if (dev.cfg.check) {
+		options_print(stdout, &dev.cfg);
+		if (dev.target.ops->close)
+			dev.target.ops->close(&dev.target);
+		status = 0;
+		goto out_plugin;
+	}
 	dev.cfg.argv_line = join_args(argc - 1, argv + 1);
 	dev.cfg.argc = argc - 1;
 	dev.cfg.argv = argv + 1;
@@ -425,11 +465,18 @@ int main(int argc, char **argv)
 		goto out_ctrl;
 	}
 	/* A device that waits for a daemon after a crash is taken over, not
-	 * added: asked for with --recover, or found by its fixed id. */
+	 * added: asked for with --recover, found by its fixed id, or found by
+	 * the config file it was started from (systemd restarting ublkd@NAME). */
+	if (dev.cfg.dev_id < 0 && dev.cfg.config) {
+		dev.cfg.dev_id = device_find_by_config(dev.cfg.config);
+		by_config = dev.cfg.dev_id >= 0;
+	}
 	if (dev.cfg.dev_id >= 0) {
 		recovering = device_recover_check(&dev, !dev.cfg.recover);
 		if (recovering < 0)
 			goto out_ctrl;
+		if (!recovering && by_config)
+			dev.cfg.dev_id = -1;	/* not waiting: start a new device */
 		if (recovering && !dev.cfg.recover)
 			ublkd_info("device %d is waiting for a daemon after a crash: recovering it",
 				   dev.cfg.dev_id);
@@ -445,6 +492,16 @@ int main(int argc, char **argv)
 	if ((recovering ? device_end_recovery(&dev) : device_start(&dev)) < 0)
 		goto out_stop;
 	device_write_runstate(&dev);
+	if (dev.cfg.owner_set) {
+		char node[32];
+
+		snprintf(node, sizeof(node), UBLK_BLOCK_FMT, dev.info.dev_id);
+		if (chown(node, dev.cfg.owner_uid, dev.cfg.owner_gid) < 0) {
+			ublkd_error("cannot give %s to its owner (--owner): %s", node,
+				    strerror(errno));
+			goto out_stop;
+		}
+	}
 	if (!recovering)
 		device_save_args(&dev);
 	announce_ready(&dev);

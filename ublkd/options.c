@@ -5,6 +5,8 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +17,8 @@
 
 enum {
 	OPT_MAX_IO = 256, OPT_USER_COPY, OPT_ZC_MECH, OPT_READ_ONLY, OPT_READY_FD,
-	OPT_FOREGROUND, OPT_RECOVERY, OPT_RECOVER, OPT_TARGET_BASE = 1000,
+	OPT_FOREGROUND, OPT_RECOVERY, OPT_RECOVER, OPT_CONFIG, OPT_CHECK,
+	OPT_OWNER, OPT_TARGET_BASE = 1000,
 };
 
 static const struct option generic_opts[] = {
@@ -37,6 +40,9 @@ static const struct option generic_opts[] = {
 	{ "foreground",		no_argument,	   NULL, OPT_FOREGROUND },
 	{ "recovery",		required_argument, NULL, OPT_RECOVERY },
 	{ "recover",		no_argument,	   NULL, OPT_RECOVER },
+	{ "config",		required_argument, NULL, OPT_CONFIG },
+	{ "check",		no_argument,	   NULL, OPT_CHECK },
+	{ "owner",		required_argument, NULL, OPT_OWNER },
 	{ "verbose",		no_argument,	   NULL, 'v' },
 };
 #define NR_GENERIC (sizeof(generic_opts) / sizeof(generic_opts[0]))
@@ -54,10 +60,47 @@ static int zero_one(const char *opt, const char *arg, int *out)
 	return 0;
 }
 
+/* Set while options_set() runs: bad_value() reports here, prints nothing. */
+static const char **quiet_want;
+
 static int bad_value(const char *opt, const char *val, const char *want)
 {
-	ublkd_error("invalid value '%s' for %s: expected %s", val, opt, want);
+	if (quiet_want)
+		*quiet_want = want;
+	else
+		ublkd_error("invalid value '%s' for %s: expected %s", val, opt, want);
 	return -1;
+}
+
+/* "USER" or "USER:GROUP", names or numbers; gid -1 keeps the group. */
+static int parse_owner(const char *arg, uid_t *uid, gid_t *gid)
+{
+	char user[256], *group;
+	struct passwd *pw;
+	struct group *gr;
+	uint64_t v;
+
+	if (snprintf(user, sizeof(user), "%s", arg) >= (int)sizeof(user) || !user[0])
+		return -1;
+	group = strchr(user, ':');
+	if (group)
+		*group++ = 0;
+	if ((pw = getpwnam(user)))
+		*uid = pw->pw_uid;
+	else if (!parse_uint(user, 0, 0xfffffffe, &v))
+		*uid = v;
+	else
+		return -1;
+	*gid = (gid_t)-1;
+	if (!group)
+		return 0;
+	if ((gr = getgrnam(group)))
+		*gid = gr->gr_gid;
+	else if (!parse_uint(group, 0, 0xfffffffe, &v))
+		*gid = v;
+	else
+		return -1;
+	return 0;
 }
 
 static int add_topt(struct dev_config *cfg, const char *name, const char *value)
@@ -179,6 +222,16 @@ static int generic(struct dev_config *cfg, int c, const char *arg)
 		return 0;
 	case OPT_FOREGROUND:
 		return 0;	/* ublkd always runs in the foreground */
+	case OPT_CONFIG:
+		return 0;	/* read by main() before the target is loaded */
+	case OPT_CHECK:
+		cfg->check = 1;
+		return 0;
+	case OPT_OWNER:
+		if (parse_owner(arg, &cfg->owner_uid, &cfg->owner_gid))
+			return bad_value("--owner", arg, "USER or USER:GROUP, an existing user and group");
+		cfg->owner_set = 1;
+		return 0;
 	case 'v':
 		cfg->verbose++;
 		return 0;
@@ -297,6 +350,84 @@ int options_parse(struct dev_config *cfg, int argc, char **argv,
 	return ret;
 }
 
+int options_set(struct dev_config *cfg, const struct ublkd_target_ops *ops,
+		const char *name, const char *value, const char **want)
+{
+	const struct ublkd_option *o;
+	size_t i;
+	int ret;
+
+	*want = NULL;
+	for (i = 0; i < NR_GENERIC; i++) {
+		if (strcmp(generic_opts[i].name, name))
+			continue;
+		if (generic_opts[i].has_arg && !value)
+			return -1;
+		quiet_want = want;
+		ret = generic(cfg, generic_opts[i].val, value);
+		quiet_want = NULL;
+		return ret;
+	}
+	for (o = ops->options; o && o->name; o++)
+		if (!strcmp(o->name, name))
+			return add_topt(cfg, o->name, o->has_arg ? value : NULL);
+	return -2;
+}
+
+/* The value of --config, found before the target is loaded. */
+const char *options_find_config(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--config") && i + 1 < argc)
+			return argv[i + 1];
+		if (!strncmp(argv[i], "--config=", 9))
+			return argv[i] + 9;
+	}
+	return NULL;
+}
+
+/* --check: the device cfg describes, as one ublkd command line. */
+void options_print(FILE *f, const struct dev_config *cfg)
+{
+	static const char *const rec[] = {
+		[RECOVERY_REISSUE] = "reissue", [RECOVERY_FAIL_IO] = "fail-io",
+		[RECOVERY_OFF] = "off", [RECOVERY_ON] = "on",
+	};
+	int i;
+
+	fprintf(f, "ublkd -t %s", cfg->target);
+	if (cfg->dev_id >= 0)
+		fprintf(f, " -n %d", cfg->dev_id);
+	if (cfg->nr_queues)
+		fprintf(f, " -q %u", cfg->nr_queues);
+	if (cfg->depth)
+		fprintf(f, " -d %u", cfg->depth);
+	if (cfg->size)
+		fprintf(f, " -s %llu", (unsigned long long)cfg->size);
+	if (cfg->max_io_bytes)
+		fprintf(f, " --max-io %u", cfg->max_io_bytes);
+	if (cfg->data_mode == UBLKD_DATA_ZERO_COPY)
+		fprintf(f, " --zero-copy");
+	if (cfg->data_mode == UBLKD_DATA_USER_COPY)
+		fprintf(f, " --user-copy");
+	if (cfg->zc_force != ZC_NONE)
+		fprintf(f, " --zc-mechanism %s", cfg->zc_force == ZC_AUTO ? "auto" : "register");
+	if (cfg->read_only)
+		fprintf(f, " --read-only");
+	fprintf(f, " --recovery %s", rec[cfg->recovery]);
+	if (cfg->owner_set) {
+		fprintf(f, " --owner %u", (unsigned int)cfg->owner_uid);
+		if (cfg->owner_gid != (gid_t)-1)
+			fprintf(f, ":%u", (unsigned int)cfg->owner_gid);
+	}
+	for (i = 0; i < cfg->nr_topts; i++)
+		fprintf(f, cfg->topts[i].value ? " --%s '%s'" : " --%s", cfg->topts[i].name,
+			cfg->topts[i].value);
+	fputc('\n', f);
+}
+
 /* The value of -t/--type, found before the target is loaded. */
 const char *options_find_type(int argc, char **argv)
 {
@@ -324,6 +455,8 @@ void options_free(struct dev_config *cfg)
 	free(cfg->topts);
 	free(cfg->target);
 	free(cfg->argv_line);
+	free(cfg->config);
+	cfg->config = NULL;
 	cfg->topts = NULL;
 	cfg->target = NULL;
 	cfg->argv_line = NULL;

@@ -1,0 +1,60 @@
+# shellcheck shell=bash
+# tests/ops/lib.bash - helpers for the operations tests (config files,
+# systemd, recovery); sourced after ../lib/common.sh, not a test itself.
+#
+#   conf NAME <<EOF ... EOF       write $CONFDIR/NAME.conf from stdin, print its path
+#   ublkd_start ARG...            run `ublkd ARG...` in the background until it
+#                                 prints /dev/ublkbN; sets UBLKD_PID, DEV, ID
+#   ublkd_stop [SIGNAL]           signal it (TERM), wait, fail unless it exits 0
+#                                 and the device and its state file are gone
+#   json_field ID FIELD           one field of `ublk list -n ID --json`
+
+# Until ublkd is built with config file support (ublkd/config.c), skip.
+ublkd --help 2>/dev/null | grep -q -- '--config' || skip "this ublkd has no --config"
+
+CONFDIR=${TMPDIR:-/tmp}/conf
+mkdir -p "$CONFDIR"
+export UBLKD_CONFDIR=$CONFDIR
+cleanup sh -c 'ublk del -a >/dev/null 2>&1'
+
+conf() {
+	cat >"$CONFDIR/$1.conf"
+	echo "$CONFDIR/$1.conf"
+}
+
+UBLKD_PID='' DEV='' ID=''
+_ublkd_n=0
+ublkd_start() {
+	local out err i
+	_ublkd_n=$((_ublkd_n + 1))
+	out=${TMPDIR:-/tmp}/ublkd.$_ublkd_n.out
+	err=${TMPDIR:-/tmp}/ublkd.$_ublkd_n.err
+	ublkd "$@" >"$out" 2>"$err" &
+	UBLKD_PID=$!
+	cleanup kill -KILL "$UBLKD_PID"
+	for ((i = 0; i < 600; i++)); do
+		DEV=$(grep -m1 -x '/dev/ublkb[0-9]*' "$out" || true)
+		[ -z "$DEV" ] || break
+		kill -0 "$UBLKD_PID" 2>/dev/null ||
+			fail "ublkd $* exited before its device was live: $(cat "$err")"
+		sleep 0.1
+	done
+	[ -n "$DEV" ] || fail "ublkd $* did not bring its device up in 60 s: $(cat "$err")"
+	[ -b "$DEV" ] || fail "ublkd printed $DEV, which is no block device"
+	ID=${DEV#/dev/ublkb}
+	echo "ok: ublkd $* serves $DEV (pid $UBLKD_PID)"
+}
+
+ublkd_stop() {
+	local rc=0
+	kill "-${1:-TERM}" "$UBLKD_PID"
+	wait "$UBLKD_PID" || rc=$?
+	[ $rc = 0 ] || fail "ublkd exited $rc after SIG${1:-TERM}"
+	ublk_dev_wait_gone "$ID"
+	[ ! -e "/run/ublkd/$ID.json" ] || fail "/run/ublkd/$ID.json left behind"
+	echo "ok: SIG${1:-TERM} stopped ublkd; $DEV is gone"
+}
+
+json_field() {
+	ublk list -n "$1" --json | jq -r ".[0].$2"
+}
