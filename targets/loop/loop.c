@@ -76,6 +76,8 @@ struct loop {
 	int	 direct;
 	uint32_t lbs;
 	uint64_t size;
+	char	 note[512];	/* why buffered: said once the device is set up */
+	int	 served;	/* queues ran: report statistics at close */
 	/* statistics, added up from the queues as they exit */
 	uint64_t stats[NR_STATS];
 };
@@ -111,7 +113,7 @@ static const char *op_name(uint8_t op)
 
 static const struct ublkd_option loop_options[] = {
 	{ "file", 'f', 1, "PATH", "backing regular file or block device (required)" },
-	{ "offset", 0, 1, "BYTES", "start this far into the backing (multiple of 512; K/M/G)" },
+	{ "offset", 'o', 1, "BYTES", "start this far into the backing (multiple of 512; K/M/G)" },
 	{ "buffered", 0, 0, NULL, "use the page cache instead of direct I/O" },
 	{ "buffered-io", 0, 0, NULL, "the same as --buffered (ublksrv's --buffered_io)" },
 	{ NULL, 0, 0, NULL, NULL },
@@ -320,21 +322,23 @@ static void choose_io_mode(struct loop *lo, uint32_t blk_lbs)
 		return;
 	if (!lo->is_blk && fstatfs(lo->fd, &sfs) == 0 &&
 	    (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC)) {
-		ublkd_info("loop: %s is on %s, which has no direct I/O: using buffered I/O",
-			   p, sfs.f_type == TMPFS_MAGIC ? "tmpfs" : "ramfs");
+		snprintf(lo->note, sizeof(lo->note), "loop: %s is on %s, which has no direct "
+			 "I/O: using buffered I/O", p, sfs.f_type == TMPFS_MAGIC ? "tmpfs" : "ramfs");
 		return;
 	}
 	if (fcntl(lo->fd, F_SETFL, O_DIRECT) < 0) {
-		ublkd_info("loop: %s does not support direct I/O (%s): using buffered I/O",
-			   p, strerror(errno));
+		snprintf(lo->note, sizeof(lo->note), "loop: %s does not support direct I/O "
+			 "(%s): using buffered I/O", p, strerror(errno));
 		return;
 	}
 	align = lo->is_blk ? blk_lbs : file_dio_align(lo->fd);
 	if (!align) {
-		ublkd_info("loop: %s does not support usable direct I/O: using buffered I/O", p);
+		snprintf(lo->note, sizeof(lo->note), "loop: %s does not support usable direct "
+			 "I/O: using buffered I/O", p);
 	} else if (lo->offset % align) {
-		ublkd_info("loop: --offset %" PRIu64 " is not a multiple of the %u-byte "
-			   "direct I/O alignment of %s: using buffered I/O", lo->offset, align, p);
+		snprintf(lo->note, sizeof(lo->note), "loop: --offset %" PRIu64 " is not a "
+			 "multiple of the %u-byte direct I/O alignment of %s: using buffered I/O",
+			 lo->offset, align, p);
 	} else {
 		lo->direct = 1;
 		lo->lbs = align;
@@ -360,7 +364,6 @@ static int loop_open(struct ublkd_target *t, struct ublkd_setup *s)
 	uint64_t backing_size, avail, v;
 	uint32_t blk_lbs = 512, blk_pbs = 0;
 	struct stat st;
-	char sz[64];
 
 	if (!lo) {
 		ublkd_error("loop: out of memory");
@@ -410,9 +413,9 @@ static int loop_open(struct ublkd_target *t, struct ublkd_setup *s)
 	}
 	if (backing_size - lo->offset < 512) {
 		ublkd_error("loop: %s has only %" PRIu64 " bytes%s: a backing needs at least "
-			    "512 (one block); grow it (e.g. truncate -s 1G %s)", lo->path,
+			    "512 (one block); %s (e.g. truncate -s 1G %s)", lo->path,
 			    backing_size - lo->offset, lo->offset ? " after --offset" : "",
-			    lo->path);
+			    lo->offset ? "lower --offset or grow it" : "grow it", lo->path);
 		goto err;
 	}
 
@@ -427,10 +430,10 @@ static int loop_open(struct ublkd_target *t, struct ublkd_setup *s)
 		goto err;
 	}
 	if (s->size_limit > avail) {
-		snprintf(sz, sizeof(sz), "%" PRIu64 " bytes", avail);
-		ublkd_error("loop: -s %" PRIu64 " is larger than %s (%s%s): give -s at most "
-			    "%" PRIu64 ", or grow the backing first", s->size_limit, lo->path, sz,
-			    lo->offset ? " after --offset" : "", avail);
+		ublkd_error("loop: -s %" PRIu64 " is larger than %s (%" PRIu64 " bytes%s): "
+			    "give -s at most %" PRIu64 ", or grow the backing first",
+			    s->size_limit, lo->path, avail, lo->offset ? " after --offset" : "",
+			    avail);
 		goto err;
 	}
 	if (s->size_limit % lo->lbs) {
@@ -467,12 +470,14 @@ static int loop_open(struct ublkd_target *t, struct ublkd_setup *s)
 			if (is_pow2((uint64_t)st.st_blksize) && st.st_blksize >= lo->lbs &&
 			    st.st_blksize <= (1 << 20) && lo->offset % st.st_blksize == 0)
 				s->discard_granularity = (uint32_t)st.st_blksize;
-		} else {
-			ublkd_info("loop: %s cannot punch holes: discard and write-zeroes are "
-				   "not offered", lo->path);
 		}
 	}
 	s->description = lo->path;
+	if (lo->note[0])
+		ublkd_info("%s", lo->note);
+	if (!lo->read_only && !lo->is_blk && !(s->flags & UBLKD_PARAM_DISCARD))
+		ublkd_info("loop: %s cannot punch holes: discard and write-zeroes are not "
+			   "offered", lo->path);
 	ublkd_debug("loop: %s: %s %s I/O, %" PRIu64 " bytes from offset %" PRIu64
 		    ", block size %u%s%s", lo->path, lo->is_blk ? "block device," : "file,",
 		    lo->direct ? "direct" : "buffered", lo->size, lo->offset, lo->lbs,
@@ -507,7 +512,7 @@ static void loop_close(struct ublkd_target *t)
 	if (!lo)
 		return;
 	n = lo->stats;
-	if (lo->fd >= 0)
+	if (lo->served)
 		ublkd_info("loop: %s: served %" PRIu64 " reads, %" PRIu64 " writes (%" PRIu64
 			   " FUA), %" PRIu64 " flushes, %" PRIu64 " discards, %" PRIu64
 			   " write-zeroes; %" PRIu64 " failed", lo->path, n[ST_READ],
@@ -525,6 +530,7 @@ static int loop_queue_init(struct ublkd_queue *q)
 	if (!lq)
 		return -ENOMEM;
 	lq->lo = ublkd_target_priv(ublkd_queue_target(q));
+	__atomic_store_n(&lq->lo->served, 1, __ATOMIC_RELAXED);
 	ublkd_queue_set_priv(q, lq);
 	return 0;
 }
