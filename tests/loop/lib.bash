@@ -56,7 +56,8 @@ copy_modes() {
 	local missing=
 	MODES=("")
 	if has_feature USER_COPY; then MODES+=("--user-copy"); else missing+=" '--user-copy'"; fi
-	if has_feature AUTO_BUF_REG || has_feature SUPPORT_ZERO_COPY; then
+	if has_feature AUTO_BUF_REG || has_feature SUPPORT_ZERO_COPY ||
+		has_feature FUSED_ZERO_COPY; then
 		MODES+=("--zero-copy")
 	else
 		missing+=" '--zero-copy'"
@@ -66,6 +67,8 @@ copy_modes() {
 	else
 		missing+=" '--zero-copy --zc-mechanism=register'"
 	fi
+	# 6.12 with ublkd's kernel/ series: zero copy through fused commands.
+	! has_feature FUSED_ZERO_COPY || MODES+=("--zero-copy --zc-mechanism=fused")
 	[ -z "$missing" ] ||
 		log "kernel $(uname -r) lacks these copy modes, skipped:$missing"
 	# UBLKD_TEST_SKIP_MODES=REGEX drops matching modes ("copy" is the default).
