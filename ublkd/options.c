@@ -259,15 +259,16 @@ static int build_tables(const struct ublkd_target_ops *ops, struct option **lopt
 	i = NR_GENERIC;
 	for (o = ops->options; o && o->name; o++) {
 		int code = OPT_TARGET_BASE + (int)(o - ops->options);
+		int has_arg = o->has_arg ? required_argument : no_argument;
 		char *alt;
 
-		l[i++] = (struct option){ o->name, o->has_arg ? required_argument : no_argument, NULL, code };
+		l[i++] = (struct option){ o->name, has_arg, NULL, code };
 		/* ublksrv spells multi-word options with '_': accept both. */
 		if (strchr(o->name, '-') && (alt = strdup(o->name))) {
 			for (char *c = alt; *c; c++)
 				if (*c == '-')
 					*c = '_';
-			l[i++] = (struct option){ alt, l[i - 1].has_arg, NULL, code | 0x10000 };
+			l[i++] = (struct option){ alt, has_arg, NULL, code | 0x10000 };
 		}
 		if (o->short_name && (size_t)(p - sopts) + 3 < slen) {
 			*p++ = o->short_name;

@@ -92,7 +92,7 @@ static const char *nbd_why(void)
 		return "unknown error";
 	if (!strncmp(e, "nbd_", 4)) {
 		p = strstr(e, ": ");
-		if (p && p[2] && strcspn(e, " ") == (size_t)(p - e))
+		if (p && p[2] && strcspn(e, " ") == (size_t)(p - e) + 1)
 			return p + 2;
 	}
 	return e;
@@ -103,19 +103,19 @@ static const char *nbd_why(void)
 static void free_target(struct ublkd_target *t);
 
 static const struct ublkd_option nt_options[] = {
-	{ "uri", 0, 1, "URI", "the export: nbd://HOST[:PORT]/EXPORT, "
-	  "nbd+unix:///EXPORT?socket=PATH, nbds://... for TLS" },
+	{ "uri", 0, 1, "URI", "nbd://HOST[:PORT]/EXPORT, nbd+unix:///EXPORT?socket=PATH, "
+	  "nbds://..." },
 	{ "host", 0, 1, "HOST", "server name or address (instead of --uri)" },
 	{ "port", 0, 1, "PORT", "server TCP port with --host (default 10809)" },
 	{ "unix", 0, 1, "PATH", "server Unix socket (instead of --uri or --host)" },
 	{ "export-name", 0, 1, "NAME", "export name with --host or --unix (default \"\")" },
 	{ "tls", 0, 0, NULL, "require TLS with --host or --unix (URIs: nbds://)" },
 	{ "tls-psk-file", 0, 1, "FILE", "TLS pre-shared keys (psktool format); implies TLS" },
-	{ "tls-certificates", 0, 1, "DIR", "TLS certificates directory (ca-cert.pem, "
-	  "client-cert.pem, client-key.pem); implies TLS" },
+	{ "tls-certificates", 0, 1, "DIR", "TLS certificates (ca-cert.pem, client-*.pem); "
+	  "implies TLS" },
 	{ "tls-username", 0, 1, "NAME", "TLS user name (default: the URI's, else the login name)" },
-	{ "timeout", 0, 1, "SECONDS", "fail I/O with EIO when the server has been unreachable "
-	  "this long; also the connect timeout (default 30)" },
+	{ "timeout", 0, 1, "SECONDS", "how long I/O waits for an unreachable server before "
+	  "EIO (default 30)" },
 	{ 0 },
 };
 
@@ -382,6 +382,8 @@ err:
 /* A hint for the usual causes of a failed connect. */
 static const char *connect_hint(const struct nbd_target *nt, const char *why)
 {
+	if (strstr(why, "requires TLS"))
+		return "; use nbds:// (or --tls with a key or certificates)";
 	if (strstr(why, "opt_go") || strstr(why, "export"))
 		return "; check the export name (nbdinfo --list URI lists them)";
 	if (nt->tls || (nt->uri && !strncmp(nt->uri, "nbds", 4)) || strstr(why, "TLS") ||
@@ -633,6 +635,7 @@ struct nreq {
 	uint64_t deadline;
 	uint32_t refs;		/* NBD commands outstanding, +1 while issuing */
 	int err;		/* first error (positive errno) */
+	bool fast;		/* fail if the next connect attempt fails */
 };
 
 /* SQE cookies: kind in bits 0-1, a sequence number above. */
@@ -657,7 +660,6 @@ struct nbd_queue {
 
 	uint64_t connect_deadline, next_connect, down_since;
 	unsigned int backoff_ms;
-	const char *lost_why;
 	bool told_failing;
 
 	struct link pending, inflight, done;
@@ -862,6 +864,12 @@ static void issue(struct nbd_queue *nq, struct nreq *r)
 	r->err = 0;
 	r->refs = 1;
 	list_add_tail(&nq->inflight, &r->link);
+	if (handle_gone(h)) {
+		/* Died since the last look (keep libnbd's message for the log). */
+		r->err = ENOTCONN;
+		put_ref(r);
+		return;
+	}
 	switch (io->op) {
 	case UBLKD_OP_READ:
 	case UBLKD_OP_WRITE:
@@ -975,10 +983,16 @@ static void conn_lost(struct nbd_queue *nq, const char *why)
 static void connect_failed(struct nbd_queue *nq, const char *why)
 {
 	uint64_t now = now_ns();
+	struct link *l, *next;
 
 	ublkd_debug("nbd: queue %u: reconnecting to %s failed: %s; next try in %u ms",
 		    nq->id, nq->nt->desc, why, nq->backoff_ms);
 	drop_connection(nq);
+	for (l = nq->pending.next; l != &nq->pending; l = next) {
+		next = l->next;
+		if (((struct nreq *)l)->fast)
+			fail(nq, (struct nreq *)l, EIO, "the server is unreachable");
+	}
 	nq->state = C_DOWN;
 	nq->next_connect = now + nq->backoff_ms * NS_PER_MS;
 	nq->backoff_ms = nq->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : nq->backoff_ms * 2;
@@ -1052,6 +1066,19 @@ static void tick(struct nbd_queue *nq)
 	}
 }
 
+/* Has libnbd given up on the connection?  Say so while its message is
+ * fresh. */
+static bool check_handle(struct nbd_queue *nq)
+{
+	if (!nq->h || nq->state == C_DOWN || !handle_gone(nq->h))
+		return false;
+	if (nq->state == C_READY)
+		conn_lost(nq, nbd_why());
+	else
+		connect_failed(nq, nbd_why());
+	return true;
+}
+
 static void queue_idle(struct ublkd_queue *q)
 {
 	struct nbd_queue *nq = ublkd_queue_priv(q);
@@ -1059,13 +1086,8 @@ static void queue_idle(struct ublkd_queue *q)
 
 	for (rounds = 0; rounds < 64; rounds++) {
 		process_done(nq);
-		if (nq->h && nq->state != C_DOWN && handle_gone(nq->h)) {
-			if (nq->state == C_READY)
-				conn_lost(nq, nbd_why());
-			else
-				connect_failed(nq, nbd_why());
+		if (check_handle(nq))
 			continue;
-		}
 		if (nq->state == C_CONNECTING && nbd_aio_is_ready(nq->h)) {
 			connected(nq);
 			continue;
@@ -1099,6 +1121,7 @@ static void queue_io(struct ublkd_queue *q, struct ublkd_io *io)
 	r->nq = nq;
 	r->io = io;
 	r->deadline = now + nq->nt->timeout_s * NS_PER_S;
+	r->fast = false;
 	list_init(&r->link);
 	if (io->op == UBLKD_OP_FLUSH && !nq->nt->can_flush) {
 		finish(nq, r, 0);
@@ -1108,11 +1131,12 @@ static void queue_io(struct ublkd_queue *q, struct ublkd_io *io)
 		issue(nq, r);
 		return;
 	}
-	/* Down for the whole timeout already: fail at once, not after
-	 * another wait. */
+	/* Down for the whole timeout already: do not wait another timeout,
+	 * try the server once more now and fail if that fails. */
 	if (nq->down_since && now - nq->down_since >= nq->nt->timeout_s * NS_PER_S) {
-		fail(nq, r, EIO, "the server is unreachable");
-		return;
+		r->fast = true;
+		if (nq->state == C_DOWN)
+			nq->next_connect = now;
 	}
 	list_add_tail(&nq->pending, &r->link);
 }
@@ -1153,6 +1177,7 @@ static void io_done(struct ublkd_queue *q, struct ublkd_io *io, uint32_t cookie,
 			else if (dir & LIBNBD_AIO_DIRECTION_WRITE)
 				nbd_aio_notify_write(nq->h);
 		}
+		check_handle(nq);
 		return;
 	}
 }
@@ -1205,10 +1230,14 @@ static void queue_exit(struct ublkd_queue *q)
 	if (!nq)
 		return;
 	nt = nq->nt;
-	/* The ring goes away with the queue, and with it the polls. */
+	/* The ring goes away with the queue, and with it the polls.  Queue
+	 * 0's connection serves flush() and close(), unless commands are
+	 * still on it (the kernel aborted them): their buffers go away with
+	 * the queue, so libnbd must not see their replies. */
 	if (nq->h) {
-		if (nq->id == 0 && nq->state == C_READY && !handle_gone(nq->h))
-			nt->h0 = nq->h;		/* for flush() and close() */
+		if (nq->id == 0 && nq->state == C_READY && !handle_gone(nq->h) &&
+		    list_empty(&nq->inflight) && nbd_aio_in_flight(nq->h) == 0)
+			nt->h0 = nq->h;
 		else
 			disconnect(nq->h, 1000);
 	}
