@@ -27,7 +27,7 @@ ublkd_start loop
 fio_verify "$DEV"
 ublkd_stop TERM
 
-if ublk features | grep -q 'AUTO_BUF_REG\|SUPPORT_ZERO_COPY'; then
+if ublk features | grep -q '^zero copy: yes'; then
 	echo 'zero_copy = true;' >>"$CONFDIR/loop.conf"
 	ublkd_start loop
 	[ "$(json_field "$ID" copy_mode)" = zero_copy ] || fail "copy_mode: $(json_field "$ID" copy_mode)"
