@@ -25,6 +25,16 @@ expect_fail 1 "unknown command 'frobnicate'; see 'ublk help'" ublk frobnicate
 expect_fail 1 "no ublk device 77 \(see 'ublk list'\)" ublk del -n 77
 expect_fail 1 "which device\? use 'ublk del -n ID'" ublk del
 
+# Copy-mode requests the kernel or the target cannot honour.
+expect_fail 1 "--zc-mechanism only applies to zero copy: add --zero-copy" \
+	ublk add -t null --zc-mechanism=register
+if ublk features | grep -q '^zero copy: no'; then
+	expect_fail 1 "--zero-copy needs a kernel with ublk zero copy \(Linux 6\.15\+, automatic buffer registration 6\.16\+\); this kernel \(.*\) has none: run a newer kernel, apply ublkd's kernel/ series to 6\.12, or drop --zero-copy" \
+		ublk add -t null --zero-copy
+	expect_fail 1 "--zc-mechanism=auto needs the kernel feature UBLK_F_AUTO_BUF_REG \(Linux 6\.16\+\)" \
+		ublk add -t null --zero-copy --zc-mechanism=auto
+fi
+
 # A device id already taken.
 dev=$(ublk add -t null -n 5 -s 1G) || fail "add -n 5 failed"
 [ "$dev" = /dev/ublkb5 ] || fail "asked for id 5, got $dev"
