@@ -19,8 +19,8 @@ count() { summary | grep -Eo "[0-9]+ $1" | grep -Eo '^[0-9]+'; }
 # Flush and FUA are offered to the kernel.
 add_dev -f "$img"
 q=/sys/block/ublkb$DEV_ID/queue
-[ "$(cat $q/write_cache)" = "write back" ] || fail "volatile cache not offered: $(cat $q/write_cache)"
-[ "$(cat $q/fua)" = 1 ] || fail "FUA not offered"
+[ "$(cat "$q/write_cache")" = "write back" ] || fail "volatile cache not offered: $(cat "$q/write_cache")"
+[ "$(cat "$q/fua")" = 1 ] || fail "FUA not offered"
 
 # Writes without any sync: no flush.
 dd if="$W/r" of="$DEV" bs=64k oflag=direct status=none || fail "dd failed"
@@ -62,7 +62,7 @@ log "ok: --read-only rejects writes ($(head -1 "$W/dd.err"))"
 
 # A backing on a read-only mount: fine with --read-only.
 mkdir -p "$W/ro"
-mount --bind "$EXT4" "$W/ro" && mount -o remount,bind,ro "$W/ro" || fail "cannot make a read-only bind mount"
+{ mount --bind "$EXT4" "$W/ro" && mount -o remount,bind,ro "$W/ro"; } || fail "cannot make a read-only bind mount"
 on_exit "umount -l '$W/ro'"
 add_dev -f "$W/ro/d.img" --read-only
 cmp -n $((4 << 20)) "$DEV" "$img" >/dev/null || fail "reading a read-only backing differs"

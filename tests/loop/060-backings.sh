@@ -34,7 +34,7 @@ log "ok: $what: $(grep -m1 tmpfs "$DEV_LOG")"
 
 # ramfs: open(O_DIRECT) is refused there.
 what="ramfs file"
-mkdir -p "$W/ramfs" && mount -t ramfs none "$W/ramfs" || fail "cannot mount ramfs"
+{ mkdir -p "$W/ramfs" && mount -t ramfs none "$W/ramfs"; } || fail "cannot mount ramfs"
 on_exit "umount -l '$W/ramfs'"
 truncate -s 16M "$W/ramfs/r.img"
 add_dev -f "$W/ramfs/r.img" -v

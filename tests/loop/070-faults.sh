@@ -23,7 +23,7 @@ udevwait "$dmdev"
 randfile "$W/r" 16
 
 retable() { # TABLE
-	dmsetup suspend --noflush $dm && dmsetup load $dm --table "$1" && dmsetup resume $dm ||
+	{ dmsetup suspend --noflush $dm && dmsetup load $dm --table "$1" && dmsetup resume $dm; } ||
 		fail "cannot switch $dm to: $1"
 }
 alive() {

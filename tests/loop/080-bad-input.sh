@@ -34,7 +34,7 @@ expect_refusal "-s larger than the window after --offset" "-s 33554432 is larger
 # A read-only file without --read-only: on a read-only mount (root ignores
 # file modes, not read-only mounts).
 mkdir -p "$W/ro"
-mount --bind "$W" "$W/ro" && mount -o remount,bind,ro "$W/ro" || fail "cannot make a read-only bind mount"
+{ mount --bind "$W" "$W/ro" && mount -o remount,bind,ro "$W/ro"; } || fail "cannot make a read-only bind mount"
 on_exit "umount -l '$W/ro'"
 expect_refusal "read-only file" "$W/ro/ok.img is read-only \\(Read-only file system\\): add --read-only" \
 	add -f "$W/ro/ok.img"
