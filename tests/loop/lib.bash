@@ -128,8 +128,16 @@ daemon_running() { ublk list -n "$DEV_ID" 2>/dev/null | grep -q 'daemon running'
 
 # ---- backings ----------------------------------------------------------------
 # A brd RAM disk: /dev/ram0 of SIZE_MIB MiB (block device with O_DIRECT).
+# A kernel with brd built in (the kernel/ series' test kernel) has its RAM
+# disks from boot (brd.rd_nr, brd.rd_size on its command line): use ram0 when
+# it is big enough.
 brd_setup() {
 	local mib=$1
+	if [ -d /sys/module/brd ] && [ ! -e /sys/module/brd/initstate ]; then
+		[ -b /dev/ram0 ] && [ "$(($(cat /sys/block/ram0/size) / 2048))" -ge "$mib" ] ||
+			skip "brd is built in and /dev/ram0 is smaller than $mib MiB (boot with brd.rd_size=$((mib * 1024)))"
+		return 0
+	fi
 	modprobe -r brd 2>/dev/null
 	modprobe brd rd_nr=1 rd_size=$((mib * 1024)) max_part=0 || skip "no brd module (modprobe brd)"
 	udevwait /dev/ram0
