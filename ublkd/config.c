@@ -48,6 +48,7 @@ static const struct key generic_keys[] = {
 	{ "read_only",	  "read-only",	  K_BOOL,   "read_only = true;" },
 	{ "recovery",	  "recovery",	  K_STRING, "recovery = \"reissue\";" },
 	{ "owner",	  "owner",	  K_STRING, "owner = \"alice:disk\";" },
+	{ "io_scheduler", "io-scheduler", K_STRING, "io_scheduler = \"none\";" },
 };
 #define NR_GENERIC_KEYS (sizeof(generic_keys) / sizeof(generic_keys[0]))
 

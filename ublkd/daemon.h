@@ -62,6 +62,7 @@ struct dev_config {
 	enum ublkd_data_mode data_mode;
 	enum zc_mech zc_force;	/* --zc-mechanism: ZC_NONE means best */
 	int read_only;
+	char *io_scheduler;	/* --io-scheduler: NULL is "none"; "keep" */
 	enum recovery_mode recovery;
 	int recover;		/* --recover: take over device dev_id */
 	int check;		/* --check: print the configuration, exit */
@@ -172,6 +173,7 @@ int device_recover_setup(struct ublkd_dev *dev);
 int device_end_recovery(struct ublkd_dev *dev);
 int device_save_args(struct ublkd_dev *dev);
 int device_start(struct ublkd_dev *dev);
+int device_set_scheduler(struct ublkd_dev *dev);
 void device_stop(struct ublkd_dev *dev, int stop_kernel_dev);
 void device_delete(struct ublkd_dev *dev, int del_kernel_dev);
 int device_write_runstate(struct ublkd_dev *dev);

@@ -305,6 +305,51 @@ int device_start(struct ublkd_dev *dev)
 	return ret;
 }
 
+/*
+ * The block device's I/O scheduler: "none" unless told otherwise, as the
+ * kernel's own loop driver does (blk-mq would give a one-queue ublk disk
+ * mq-deadline, which costs a kblockd hop per request: 2-2.5x fewer 4K IOPS
+ * measured in the test VM).  "keep" leaves the kernel's choice.  Failing to
+ * set the default is a warning; failing to set one the user named, an error.
+ */
+int device_set_scheduler(struct ublkd_dev *dev)
+{
+	const char *want = dev->cfg.io_scheduler ? dev->cfg.io_scheduler : "none";
+	char path[80], offered[256] = "";
+	ssize_t n;
+	int fd, err = 0;
+
+	if (!strcmp(want, "keep"))
+		return 0;
+	snprintf(path, sizeof(path), "/sys/block/ublkb%u/queue/scheduler", dev->info.dev_id);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		err = errno;
+	else if (write(fd, want, strlen(want)) < 0)
+		err = errno;
+	if (fd >= 0 && err) {
+		n = pread(fd, offered, sizeof(offered) - 1, 0);
+		offered[n > 0 ? n : 0] = 0;
+		offered[strcspn(offered, "\n")] = 0;
+		for (n = (ssize_t)strlen(offered); n > 0 && offered[n - 1] == ' '; n--)
+			offered[n - 1] = 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	if (!err)
+		return 0;
+	if (!dev->cfg.io_scheduler) {
+		ublkd_warn("cannot set the I/O scheduler of " UBLK_BLOCK_FMT " to none (%s): "
+			   "it keeps the kernel's choice", dev->info.dev_id, strerror(err));
+		return 0;
+	}
+	ublkd_error("cannot use I/O scheduler '%s' for " UBLK_BLOCK_FMT " (%s)%s%s: "
+		    "pick one the kernel offers with --io-scheduler, or 'keep'", want,
+		    dev->info.dev_id, strerror(err), offered[0] ? "; the kernel offers: " : "",
+		    offered);
+	return -err;
+}
+
 /* STOP_DEV removes the disk (waiting for in-flight I/O, which the queue
  * threads still serve); then the queue threads are told to exit. */
 void device_stop(struct ublkd_dev *dev, int stop_kernel_dev)

@@ -48,6 +48,8 @@ static void usage(FILE *f)
 		"      --zc-mechanism M   auto, register or fused (default: best the kernel has)\n"
 		"      --read-only        export the device read-only\n"
 		"      --owner USER[:GROUP]  give /dev/ublkbN to USER (and GROUP) once live\n"
+		"      --io-scheduler S   the block device's I/O scheduler (default none, as the\n"
+		"                         kernel's loop driver; 'keep': the kernel's choice)\n"
 		"      --recovery MODE    if ublkd dies: reissue (default: the device waits and\n"
 		"                         in-flight I/O is reissued), on (in-flight I/O fails),\n"
 		"                         fail-io (all I/O fails until a daemon returns), off\n"
@@ -490,6 +492,8 @@ int main(int argc, char **argv)
 	if (start_queues(&dev) < 0)
 		goto out_delete;
 	if ((recovering ? device_end_recovery(&dev) : device_start(&dev)) < 0)
+		goto out_stop;
+	if (!recovering && device_set_scheduler(&dev) < 0)
 		goto out_stop;
 	device_write_runstate(&dev);
 	if (dev.cfg.owner_set) {

@@ -18,7 +18,7 @@
 enum {
 	OPT_MAX_IO = 256, OPT_USER_COPY, OPT_ZC_MECH, OPT_READ_ONLY, OPT_READY_FD,
 	OPT_FOREGROUND, OPT_RECOVERY, OPT_RECOVER, OPT_CONFIG, OPT_CHECK,
-	OPT_OWNER, OPT_TARGET_BASE = 1000,
+	OPT_OWNER, OPT_IO_SCHED, OPT_TARGET_BASE = 1000,
 };
 
 static const struct option generic_opts[] = {
@@ -43,6 +43,7 @@ static const struct option generic_opts[] = {
 	{ "config",		required_argument, NULL, OPT_CONFIG },
 	{ "check",		no_argument,	   NULL, OPT_CHECK },
 	{ "owner",		required_argument, NULL, OPT_OWNER },
+	{ "io-scheduler",	required_argument, NULL, OPT_IO_SCHED },
 	{ "verbose",		no_argument,	   NULL, 'v' },
 };
 #define NR_GENERIC (sizeof(generic_opts) / sizeof(generic_opts[0]))
@@ -232,6 +233,15 @@ static int generic(struct dev_config *cfg, int c, const char *arg)
 			return bad_value("--owner", arg, "USER or USER:GROUP, an existing user and group");
 		cfg->owner_set = 1;
 		return 0;
+	case OPT_IO_SCHED:
+		if (!*arg || strlen(arg) > 31 || strspn(arg, "abcdefghijklmnopqrstuvwxyz0123456789_-")
+		    != strlen(arg))
+			return bad_value("--io-scheduler", arg,
+					 "an I/O scheduler name such as none, mq-deadline, kyber, "
+					 "bfq, or 'keep'");
+		free(cfg->io_scheduler);
+		cfg->io_scheduler = strdup(arg);
+		return 0;
 	case 'v':
 		cfg->verbose++;
 		return 0;
@@ -417,6 +427,8 @@ void options_print(FILE *f, const struct dev_config *cfg)
 		fprintf(f, " --zc-mechanism %s", cfg->zc_force == ZC_AUTO ? "auto" : "register");
 	if (cfg->read_only)
 		fprintf(f, " --read-only");
+	if (cfg->io_scheduler)
+		fprintf(f, " --io-scheduler %s", cfg->io_scheduler);
 	fprintf(f, " --recovery %s", rec[cfg->recovery]);
 	if (cfg->owner_set) {
 		fprintf(f, " --owner %u", (unsigned int)cfg->owner_uid);
@@ -456,6 +468,8 @@ void options_free(struct dev_config *cfg)
 	free(cfg->topts);
 	free(cfg->target);
 	free(cfg->argv_line);
+	free(cfg->io_scheduler);
+	cfg->io_scheduler = NULL;
 	free(cfg->config);
 	cfg->config = NULL;
 	cfg->topts = NULL;
