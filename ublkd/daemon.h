@@ -126,6 +126,11 @@ struct ublkd_queue {
 	int stopping;
 	int init_result;	/* 0, or -errno from queue setup */
 	uint64_t bytes_copied;	/* data bytes through daemon memory */
+	uint64_t zc_fallbacks;	/* ZC_AUTO requests that came with NEED_REG_BUF */
+	/* Testing aid (UBLKD_TEST_AUTO_REG_MISS=N): every Nth fetch asks for
+	 * an index past the buffer table, so that the kernel's automatic
+	 * registration fails and the fallback path runs. 0: off. */
+	unsigned int reg_miss_every, nr_fetches;
 };
 
 struct ublkd_dev {

@@ -111,6 +111,10 @@ void data_request(struct ublkd_queue *q, struct tag *t)
 
 	if (has_data(op) && mode == UBLKD_DATA_ZERO_COPY &&
 	    (q->dev->zc == ZC_REGISTER || (d->op_flags & UBLK_IO_F_NEED_REG_BUF))) {
+		if (q->dev->zc == ZC_AUTO && !q->zc_fallbacks++)
+			ublkd_warn("queue %u: the kernel could not register a request's buffer "
+				   "automatically (tag %u): registering explicitly", q->q_id,
+				   t->io.tag);
 		prep_buf_cmd(q, t, UBLK_U_IO_REGISTER_IO_BUF, UD_REGISTER);
 		return;
 	}

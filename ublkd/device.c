@@ -354,6 +354,7 @@ int device_set_scheduler(struct ublkd_dev *dev)
  * threads still serve); then the queue threads are told to exit. */
 void device_stop(struct ublkd_dev *dev, int stop_kernel_dev)
 {
+	uint64_t fallbacks = 0;
 	unsigned int q;
 	int ret;
 
@@ -364,8 +365,13 @@ void device_stop(struct ublkd_dev *dev, int stop_kernel_dev)
 	}
 	for (q = 0; q < dev->info.nr_hw_queues; q++)
 		queue_request_stop(&dev->queues[q]);
-	for (q = 0; q < dev->info.nr_hw_queues; q++)
+	for (q = 0; q < dev->info.nr_hw_queues; q++) {
 		queue_join(&dev->queues[q]);
+		fallbacks += dev->queues[q].zc_fallbacks;
+	}
+	if (fallbacks)
+		ublkd_info("zero copy: %llu requests were registered explicitly after the "
+			   "kernel's automatic registration fell back", (unsigned long long)fallbacks);
 }
 
 /* DEL_DEV waits until nobody holds the device: close our char fd first. */

@@ -32,8 +32,13 @@ void queue_submit_fetch(struct ublkd_queue *q, struct tag *t, unsigned int cmd_o
 	cmd->result = t->result;
 	if (q->bufs && q->dev->cfg.data_mode == UBLKD_DATA_COPY)
 		cmd->addr = (uint64_t)(uintptr_t)t->io.buf;
-	if (q->dev->zc == ZC_AUTO)
-		sqe->addr = ublk_auto_buf_reg_addr(tag, UBLK_AUTO_BUF_REG_FALLBACK);
+	if (q->dev->zc == ZC_AUTO) {
+		unsigned int index = tag;
+
+		if (q->reg_miss_every && ++q->nr_fetches % q->reg_miss_every == 0)
+			index = q->depth;	/* no such slot: the kernel falls back */
+		sqe->addr = ublk_auto_buf_reg_addr(index, UBLK_AUTO_BUF_REG_FALLBACK);
+	}
 	sqe->user_data = ud_make(tag, UD_CMD, 0);
 	t->state = TAG_FETCHING;
 }
@@ -250,10 +255,14 @@ int queue_start(struct ublkd_queue *q)
 {
 	struct ublkd_dev *dev = q->dev;
 	const struct ublkd_target_ops *ops = dev->target.ops;
+	const char *env;
 	int ret;
 
 	q->depth = dev->info.queue_depth;
 	q->char_fd = dev->char_fd;
+	env = getenv("UBLKD_TEST_AUTO_REG_MISS");
+	if (env && dev->zc == ZC_AUTO)
+		q->reg_miss_every = (unsigned int)strtoul(env, NULL, 10);
 	q->stop_efd = eventfd(0, EFD_CLOEXEC);
 	if (q->stop_efd < 0)
 		return -errno;
