@@ -424,7 +424,8 @@ void options_print(FILE *f, const struct dev_config *cfg)
 	if (cfg->data_mode == UBLKD_DATA_USER_COPY)
 		fprintf(f, " --user-copy");
 	if (cfg->zc_force != ZC_NONE)
-		fprintf(f, " --zc-mechanism %s", cfg->zc_force == ZC_AUTO ? "auto" : "register");
+		fprintf(f, " --zc-mechanism %s", cfg->zc_force == ZC_AUTO ? "auto" :
+			cfg->zc_force == ZC_FUSED ? "fused" : "register");
 	if (cfg->read_only)
 		fprintf(f, " --read-only");
 	if (cfg->io_scheduler)

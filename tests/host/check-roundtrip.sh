@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# `ublkd --check` prints the settings as one command line; that line, given
+# back to ublkd, must describe the same device (print -> parse -> print is a
+# fixed point) and keep what was asked, for every generic option and some
+# of each target's own.  Needs no
+# ublk kernel: --check never touches it.
+# shellcheck source-path=SCRIPTDIR source=../lib/common.sh
+. "$(dirname "$0")/../lib/common.sh"
+
+ublkd=$UBLKD_BUILDDIR/ublkd/ublkd
+export UBLKD_PLUGIN_DIR=$UBLKD_BUILDDIR/plugins
+[ -x "$ublkd" ] || fail "$ublkd is not built (run make first)"
+img=$(tmpfile 8M)
+
+n=0
+while IFS='|' read -r args want; do
+	[ -n "$args" ] || continue
+	# shellcheck disable=SC2086 # word splitting of the case's options is the point
+	first=$("$ublkd" $args --check 2>&1) || fail "ublkd $args --check failed: $first"
+	[[ $first == *"$want"* ]] || fail "ublkd $args --check printed '$first', without '$want'"
+	# The printed line quotes target option values with '...'.
+	second=$(eval "\"$ublkd\" ${first#ublkd } --check" 2>&1) ||
+		fail "ublkd ${first#ublkd } --check (printed by --check) failed: $second"
+	[ "$first" = "$second" ] || fail "not a fixed point: '$args' -> '$first' -> '$second'"
+	n=$((n + 1))
+done <<EOF2
+-t null|--recovery reissue
+-t null -n 3 -q 1 -d 64 -s 1G --max-io 1M --read-only|-n 3 -q 1 -d 64 -s 1073741824 --max-io 1048576 --read-only
+-t null --zero-copy --zc-mechanism auto|--zero-copy --zc-mechanism auto
+-t null --zero-copy --zc-mechanism register|--zero-copy --zc-mechanism register
+-t null --zero-copy --zc-mechanism fused|--zero-copy --zc-mechanism fused
+-t null --user-copy --recovery fail-io|--user-copy --recovery fail-io
+-t null -r 0|--recovery off
+-t null --recovery on --owner 0:0|--recovery on --owner 0:0
+-t null --io-scheduler mq-deadline|--io-scheduler mq-deadline
+-t null --io-scheduler keep|--io-scheduler keep
+-t loop -f $img --offset 1M --buffered|--buffered
+-t loop -f $img --zero-copy -q 2|--zero-copy
+-t nbd --uri nbd://127.0.0.1:10809/x --timeout 5|nbd://127.0.0.1:10809/x
+EOF2
+echo "ok: $n option sets round-trip through --check"
