@@ -110,6 +110,7 @@ void data_request(struct ublkd_queue *q, struct tag *t)
 	}
 
 	if (has_data(op) && mode == UBLKD_DATA_ZERO_COPY &&
+	    !(q->dev->target.ops->features & UBLKD_TARGET_NO_DATA) &&
 	    (q->dev->zc == ZC_REGISTER || (d->op_flags & UBLK_IO_F_NEED_REG_BUF))) {
 		if (q->dev->zc == ZC_AUTO && !q->zc_fallbacks++)
 			ublkd_warn("queue %u: the kernel could not register a request's buffer "

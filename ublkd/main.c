@@ -156,8 +156,13 @@ static int choose_data_mode(struct ublkd_dev *dev)
 		return need_feature(dev, UBLK_F_FUSED_ZERO_COPY, "--zc-mechanism=fused");
 	}
 	/* Mainline's mechanisms first; the fused command where only the
-	 * project's kernel/ series provides zero copy. */
-	if (f & UBLK_F_AUTO_BUF_REG)
+	 * project's kernel/ series provides zero copy.  A target that moves
+	 * no data gains nothing from automatic registration, which would
+	 * register and unregister every request's pages for nothing: the
+	 * explicit mechanism registers only what a target asks for. */
+	if ((ops->features & UBLKD_TARGET_NO_DATA) && (f & UBLK_F_SUPPORT_ZERO_COPY))
+		dev->zc = ZC_REGISTER;
+	else if (f & UBLK_F_AUTO_BUF_REG)
 		dev->zc = ZC_AUTO;
 	else if (f & UBLK_F_SUPPORT_ZERO_COPY)
 		dev->zc = ZC_REGISTER;

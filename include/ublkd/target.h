@@ -110,6 +110,10 @@ struct ublkd_target;	/* opaque: the loaded target instance */
 struct ublkd_queue;	/* opaque: one hardware queue */
 
 #define UBLKD_TARGET_ZERO_COPY	(1U << 0)  /* all data moves via ublkd_prep_rw() */
+/* The target never reads or writes request data (null): under zero copy
+ * ublkd then registers no buffer at all, and a READ returns whatever the
+ * request's pages held.  Implies nothing in the copy modes. */
+#define UBLKD_TARGET_NO_DATA	(1U << 1)
 
 struct ublkd_target_ops {
 	uint32_t api_version;	/* UBLKD_TARGET_API_VERSION */

@@ -29,7 +29,7 @@ static const struct ublkd_target_ops null_ops = {
 	.struct_size	= sizeof(struct ublkd_target_ops),
 	.name		= "null",
 	.description	= "completes every request at once, stores nothing",
-	.features	= UBLKD_TARGET_ZERO_COPY,
+	.features	= UBLKD_TARGET_ZERO_COPY | UBLKD_TARGET_NO_DATA,
 	.open		= null_open,
 	.queue_io	= null_queue_io,
 };
