@@ -3,6 +3,7 @@
  * device.c - the control path for the one device this daemon serves:
  * ADD_DEV -> SET_PARAMS -> (queues fetch) -> START_DEV ... STOP_DEV -> DEL_DEV.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -329,10 +330,9 @@ int device_set_scheduler(struct ublkd_dev *dev)
 		err = errno;
 	if (fd >= 0 && err) {
 		n = pread(fd, offered, sizeof(offered) - 1, 0);
-		offered[n > 0 ? n : 0] = 0;
-		offered[strcspn(offered, "\n")] = 0;
-		for (n = (ssize_t)strlen(offered); n > 0 && offered[n - 1] == ' '; n--)
-			offered[n - 1] = 0;
+		for (n = n > 0 ? n : 0; n > 0 && isspace((unsigned char)offered[n - 1]); n--)
+			;
+		offered[n] = 0;
 	}
 	if (fd >= 0)
 		close(fd);

@@ -181,6 +181,15 @@ static int wait_ud(struct io_uring *r, uint64_t ud, int timeout_ms)
 	}
 }
 
+/* Queue one fused command (its secondary: op on fd at off, len bytes at
+ * buf_off in the lent buffer) on ring_m and wait up to 5 s for its result. */
+static int fused_once(unsigned int tag, int op, int fd, uint64_t off, uint64_t buf_off,
+		      uint32_t len, unsigned int n)
+{
+	prep_fused(get_sqe(&ring_m), char_fd, tag, op, fd, off, buf_off, len, UD(UD_TEST, n));
+	return wait_ud(&ring_m, UD(UD_TEST, n), 5000);
+}
+
 /* Wait for n CQEs of type UD_TEST; results stored by index. */
 static int wait_many(struct io_uring *r, int n, int *res, int timeout_ms)
 {
@@ -494,28 +503,16 @@ static void test_direction_and_ranges(void)
 	if (tag < 0)
 		exit(1);
 
-	sqe = get_sqe(&ring_m);
-	prep_fused(sqe, char_fd, tag, IORING_OP_WRITE, backing_fd, 0, 0, 4096,
-		   UD(UD_TEST, 1));
-	res = wait_ud(&ring_m, UD(UD_TEST, 1), 5000);
+	res = fused_once(tag, IORING_OP_WRITE, backing_fd, 0, 0, 4096, 1);
 	check(res == -EINVAL, "READ request lent to a WRITE secondary: %d (want -EINVAL)", res);
 
-	sqe = get_sqe(&ring_m);
-	prep_fused(sqe, char_fd, tag, IORING_OP_WRITE_FIXED, backing_fd, 0, 0, 4096,
-		   UD(UD_TEST, 2));
-	res = wait_ud(&ring_m, UD(UD_TEST, 2), 5000);
+	res = fused_once(tag, IORING_OP_WRITE_FIXED, backing_fd, 0, 0, 4096, 2);
 	check(res == -EINVAL, "READ request lent to a WRITE_FIXED secondary: %d (want -EINVAL)", res);
 
-	sqe = get_sqe(&ring_m);
-	prep_fused(sqe, char_fd, tag, IORING_OP_READ, backing_fd, 0, 4096, 8192,
-		   UD(UD_TEST, 3));
-	res = wait_ud(&ring_m, UD(UD_TEST, 3), 5000);
+	res = fused_once(tag, IORING_OP_READ, backing_fd, 0, 4096, 8192, 3);
 	check(res == -EINVAL, "range past the end of the buffer: %d (want -EINVAL)", res);
 
-	sqe = get_sqe(&ring_m);
-	prep_fused(sqe, char_fd, tag, IORING_OP_READ, 9999, 0, 0, 4096,
-		   UD(UD_TEST, 4));
-	res = wait_ud(&ring_m, UD(UD_TEST, 4), 5000);
+	res = fused_once(tag, IORING_OP_READ, 9999, 0, 0, 4096, 4);
 	check(res == -EBADF, "secondary on a bad fd: %d (want -EBADF)", res);
 
 	sqe = get_sqe(&ring_m);
@@ -576,16 +573,10 @@ static void test_direction_and_ranges(void)
 	if (tag < 0)
 		exit(1);
 
-	sqe = get_sqe(&ring_m);
-	prep_fused(sqe, char_fd, tag, IORING_OP_READ, backing_fd, 0, 0, 4096,
-		   UD(UD_TEST, 1));
-	res = wait_ud(&ring_m, UD(UD_TEST, 1), 5000);
+	res = fused_once(tag, IORING_OP_READ, backing_fd, 0, 0, 4096, 1);
 	check(res == -EINVAL, "WRITE request lent to a READ secondary: %d (want -EINVAL)", res);
 
-	sqe = get_sqe(&ring_m);
-	prep_fused(sqe, char_fd, tag, IORING_OP_READV, backing_fd, 0, 0, 0,
-		   UD(UD_TEST, 2));
-	res = wait_ud(&ring_m, UD(UD_TEST, 2), 5000);
+	res = fused_once(tag, IORING_OP_READV, backing_fd, 0, 0, 0, 2);
 	check(res == -EINVAL, "WRITE request lent to a READV secondary: %d (want -EINVAL)", res);
 
 	/* sub-range writes: the second half first, then pieces of the first */
@@ -786,7 +777,6 @@ static void test_ring_exit_while_lent(void)
 static void test_direct_bdev(void)
 {
 	const size_t len = 64 << 10;
-	struct io_uring_sqe *sqe;
 	struct client *c;
 	int fd, tag, res;
 	void *want;
@@ -809,10 +799,7 @@ static void test_direct_bdev(void)
 		check(false, "WRITE request delivered");
 		exit(1);
 	}
-	sqe = get_sqe(&ring_m);
-	prep_fused(sqe, char_fd, tag, IORING_OP_WRITE, fd, 1 << 20, 0, len,
-		   UD(UD_TEST, 1));
-	res = wait_ud(&ring_m, UD(UD_TEST, 1), 5000);
+	res = fused_once(tag, IORING_OP_WRITE, fd, 1 << 20, 0, len, 1);
 	check(res == (int)len, "O_DIRECT WRITE secondary to /dev/ram0: %d", res);
 	commit(tag, len);
 	client_finish(c);
@@ -825,10 +812,7 @@ static void test_direct_bdev(void)
 		check(false, "READ request delivered");
 		exit(1);
 	}
-	sqe = get_sqe(&ring_m);
-	prep_fused(sqe, char_fd, tag, IORING_OP_READ, fd, 1 << 20, 0, len,
-		   UD(UD_TEST, 2));
-	res = wait_ud(&ring_m, UD(UD_TEST, 2), 5000);
+	res = fused_once(tag, IORING_OP_READ, fd, 1 << 20, 0, len, 2);
 	check(res == (int)len, "O_DIRECT READ secondary from /dev/ram0: %d", res);
 	commit(tag, len);
 	res = client_finish(c);
@@ -847,10 +831,7 @@ static void test_bad_primaries(void)
 	int res, sv[2];
 
 	/* an idle tag: every tag now waits in FETCH */
-	sqe = get_sqe(&ring_m);
-	prep_fused(sqe, char_fd, 0, IORING_OP_READ, backing_fd, 0, 0, 4096,
-		   UD(UD_TEST, 1));
-	res = wait_ud(&ring_m, UD(UD_TEST, 1), 5000);
+	res = fused_once(0, IORING_OP_READ, backing_fd, 0, 0, 4096, 1);
 	check(res == -EINVAL, "primary on an idle tag: %d (want -EINVAL)", res);
 
 	sqe = get_sqe(&ring_m);
@@ -887,10 +868,7 @@ static void test_bad_primaries(void)
 	close(sv[1]);
 
 	/* a secondary opcode that is not a read or write */
-	sqe = get_sqe(&ring_m);
-	prep_fused(sqe, char_fd, 0, IORING_OP_NOP, backing_fd, 0, 0, 0,
-		   UD(UD_TEST, 6));
-	res = wait_ud(&ring_m, UD(UD_TEST, 6), 5000);
+	res = fused_once(0, IORING_OP_NOP, backing_fd, 0, 0, 0, 6);
 	check(res == -EINVAL, "secondary NOP: %d (want -EINVAL)", res);
 
 	/* a ring without SQE128 cannot carry a fused command */

@@ -37,18 +37,15 @@ cert --generate-privkey --key-type=ecdsa --outfile "$srv/ca-key.pem"
 printf 'cn = ublkd test CA\nca\ncert_signing_key\nexpiration_days = 2\n' >"$TMPDIR/ca.info"
 cert --generate-self-signed --load-privkey "$srv/ca-key.pem" --template "$TMPDIR/ca.info" \
 	--outfile "$srv/ca-cert.pem"
-cert --generate-privkey --key-type=ecdsa --outfile "$srv/server-key.pem"
-printf 'cn = localhost\ndns_name = localhost\nip_address = 127.0.0.1\ntls_www_server\nencryption_key\nsigning_key\nexpiration_days = 2\n' \
-	>"$TMPDIR/server.info"
-cert --generate-certificate --load-ca-certificate "$srv/ca-cert.pem" \
-	--load-ca-privkey "$srv/ca-key.pem" --load-privkey "$srv/server-key.pem" \
-	--template "$TMPDIR/server.info" --outfile "$srv/server-cert.pem"
-cert --generate-privkey --key-type=ecdsa --outfile "$cli/client-key.pem"
-printf 'cn = client\ntls_www_client\nencryption_key\nsigning_key\nexpiration_days = 2\n' \
-	>"$TMPDIR/client.info"
-cert --generate-certificate --load-ca-certificate "$srv/ca-cert.pem" \
-	--load-ca-privkey "$srv/ca-key.pem" --load-privkey "$cli/client-key.pem" \
-	--template "$TMPDIR/client.info" --outfile "$cli/client-cert.pem"
+signed() { # DIR NAME TEMPLATE-TEXT: DIR/NAME-key.pem and a NAME-cert.pem the CA signed
+	cert --generate-privkey --key-type=ecdsa --outfile "$1/$2-key.pem"
+	printf '%s' "$3" >"$TMPDIR/$2.info"
+	cert --generate-certificate --load-ca-certificate "$srv/ca-cert.pem" \
+		--load-ca-privkey "$srv/ca-key.pem" --load-privkey "$1/$2-key.pem" \
+		--template "$TMPDIR/$2.info" --outfile "$1/$2-cert.pem"
+}
+signed "$srv" server $'cn = localhost\ndns_name = localhost\nip_address = 127.0.0.1\ntls_www_server\nencryption_key\nsigning_key\nexpiration_days = 2\n'
+signed "$cli" client $'cn = client\ntls_www_client\nencryption_key\nsigning_key\nexpiration_days = 2\n'
 cp "$srv/ca-cert.pem" "$cli/"
 
 nbd_start x509 -p 10982 -i 127.0.0.1 --tls=require --tls-certificates="$srv" \
