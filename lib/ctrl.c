@@ -102,6 +102,37 @@ int ctrl_del_dev(struct ublk_ctrl *c, uint32_t dev_id)
 	return ctrl_cmd(c, UBLK_U_CMD_DEL_DEV, dev_id, (uint16_t)-1, NULL, 0, 0);
 }
 
+/* TRY_STOP_DEV (Linux 7.0, UBLK_F_SAFE_STOP_DEV): stop the device only if
+ * nobody has the block device open (-EBUSY otherwise); from then on no one
+ * can open it. */
+int ctrl_try_stop_dev(struct ublk_ctrl *c, uint32_t dev_id)
+{
+	return ctrl_cmd(c, UBLK_U_CMD_TRY_STOP_DEV, dev_id, (uint16_t)-1, NULL, 0, 0);
+}
+
+/* DEL_DEV waits until the last opener of the disk closes it, which may be
+ * never (a mounted file system, an open fd): DEL_DEV_ASYNC (Linux 6.9)
+ * removes the device at once and frees its id on that last close.  Then
+ * wait up to timeout_ms for the id to be freed, so that an immediate
+ * 'add -n ID' finds it free.  0: freed; -EBUSY: still held (the id is
+ * freed when it is closed); other -errno: DEL_DEV failed. */
+int ctrl_release_dev(struct ublk_ctrl *c, uint32_t dev_id, int timeout_ms)
+{
+	struct ublksrv_ctrl_dev_info info;
+	int ret = ctrl_cmd(c, UBLK_U_CMD_DEL_DEV_ASYNC, dev_id, (uint16_t)-1, NULL, 0, 0);
+
+	if (ret == -EOPNOTSUPP || ret == -EINVAL)
+		ret = ctrl_del_dev(c, dev_id);	/* before 6.9: the waiting one */
+	if (ret < 0)
+		return ret;
+	for (; timeout_ms > 0; timeout_ms -= 10) {
+		if (ctrl_get_info(c, dev_id, &info) == -ENODEV)
+			return 0;
+		usleep(10000);
+	}
+	return ctrl_get_info(c, dev_id, &info) == -ENODEV ? 0 : -EBUSY;
+}
+
 int ctrl_start_dev(struct ublk_ctrl *c, uint32_t dev_id, int32_t pid)
 {
 	return ctrl_cmd(c, UBLK_U_CMD_START_DEV, dev_id, (uint16_t)-1, NULL, 0,

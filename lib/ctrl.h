@@ -25,6 +25,8 @@ int ctrl_add_dev(struct ublk_ctrl *c, struct ublksrv_ctrl_dev_info *info);
 int ctrl_del_dev(struct ublk_ctrl *c, uint32_t dev_id);
 int ctrl_start_dev(struct ublk_ctrl *c, uint32_t dev_id, int32_t pid);
 int ctrl_stop_dev(struct ublk_ctrl *c, uint32_t dev_id);
+int ctrl_try_stop_dev(struct ublk_ctrl *c, uint32_t dev_id);
+int ctrl_release_dev(struct ublk_ctrl *c, uint32_t dev_id, int timeout_ms);
 int ctrl_set_params(struct ublk_ctrl *c, uint32_t dev_id, struct ublk_params *p);
 int ctrl_get_params(struct ublk_ctrl *c, uint32_t dev_id, struct ublk_params *p);
 int ctrl_get_info(struct ublk_ctrl *c, uint32_t dev_id, struct ublksrv_ctrl_dev_info *info);

@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include "ctrl.h"
 #include "ublk-features.h"
+#include "holders.h"
 #include "json.h"
 #include "log.h"
 #include "parse.h"
@@ -37,7 +38,8 @@ static void usage(FILE *f)
 		"  add -t TYPE [-n ID] [-q QUEUES] [-d DEPTH] [-s SIZE] [-z] [--recovery MODE]\n"
 		"      [--foreground] [TARGET OPTIONS]\n"
 		"                          create a device served by a new ublkd; prints its path\n"
-		"  del -n ID | -a          stop and delete a device (or all)\n"
+		"  del -n ID | -a [--force] [--timeout S]\n"
+		"                          delete a device not in use (or all); --force: in use too\n"
 		"  list [-n ID] [-v] [--json]  show devices\n"
 		"  recover -n ID           start a new ublkd for a device whose daemon died\n"
 		"  features [--json]       ublk features of the running kernel\n"
@@ -96,8 +98,10 @@ static int wait_ready(int rfd, pid_t pid, int timeout_s)
 	/* ublkd exited before it was ready; it said why on stderr. */
 	if (waitpid(pid, &status, 0) < 0)
 		return 1;
+	/* ublk's own statuses (see ublk(8)): 127, ublkd could not be run;
+	 * else 1, whatever ublkd's (78 for a bad setting: see ublkd(8)). */
 	if (WIFEXITED(status))
-		return WEXITSTATUS(status) ? WEXITSTATUS(status) : 1;
+		return WEXITSTATUS(status) == 127 ? 127 : 1;
 	ublkd_error("ublkd died from signal %d while starting", WTERMSIG(status));
 	return 1;
 }
@@ -203,48 +207,135 @@ static int dev_exists(uint32_t id)
 
 /* ---------------------------------------------------------------- del */
 
-static int wait_gone(uint32_t id, pid_t pid, int timeout_ms)
+/*
+ * `ublk del` deletes a device nobody uses and refuses one in use, naming
+ * what holds it: stopping a disk under a mounted file system or an open
+ * file fails their I/O.  --force does that anyway, in bounded time.
+ *
+ *   1. claim: refuse a device in use (TRY_STOP_DEV where the kernel has
+ *      it, which also stops the device and keeps new openers out; else
+ *      the holders Linux shows), unless --force;
+ *   2. SIGTERM every daemon: it stops the device (STOP_DEV fails any
+ *      holder's further I/O), flushes its target and deletes the device;
+ *   3. wait for them all, up to --timeout; a daemon still running then is
+ *      killed and the device stopped and deleted from here.
+ * A device without a daemon (it died) is stopped and deleted from here.
+ */
+
+#define DEL_DEFAULT_TIMEOUT_S 30
+/* A just-added or just-closed disk is probed by udev (blkid) for a moment. */
+#define DEL_BUSY_GRACE_MS 2000
+
+struct del_job {
+	uint32_t id;
+	pid_t pid;		/* its ublkd, 0 when none runs */
+};
+
+static int64_t now_ms(void)
 {
-	for (; timeout_ms > 0; timeout_ms -= 10) {
-		if (!ublkd_alive(pid) && !dev_exists(id))
-			return 0;
-		usleep(10000);
-	}
-	return -1;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int del_one(struct ublk_ctrl *c, uint32_t id)
+/* Is the device free to delete?  0 yes (with TRY_STOP_DEV: and stopped
+ * already), -EBUSY no.  Waits out a short-lived opener such as udev. */
+static int del_claim(struct ublk_ctrl *c, uint32_t id)
 {
-	char *state = runstate_read(id);
-	pid_t pid = state_pid(state);
+	struct ublksrv_ctrl_dev_info info;
+	int64_t until = now_ms() + DEL_BUSY_GRACE_MS;
+	char who[512];
 	int ret;
 
-	free(state);
-	if (!dev_exists(id)) {
-		runstate_remove(id);
-		ublkd_error("no ublk device %u (see 'ublk list')", id);
-		return 1;
+	for (;;) {
+		if (ctrl_get_info(c, id, &info) < 0)
+			return 0;	/* gone meanwhile: nothing to refuse */
+		ret = 0;
+		if (info.flags & UBLK_F_SAFE_STOP_DEV) {
+			ret = ctrl_try_stop_dev(c, id);
+			if (ret == -ENODEV)
+				ret = 0;	/* no disk (never started, or stopped) */
+		} else if (holders_describe(id, who, sizeof(who)) > 0)
+			ret = -EBUSY;
+		if (ret != -EBUSY || now_ms() >= until)
+			break;
+		usleep(50000);
 	}
-	if (ublkd_alive(pid)) {
-		/* The daemon stops the device, finishes in-flight I/O and
-		 * deletes it; we wait for that. */
-		kill(pid, SIGTERM);
-		if (wait_gone(id, pid, 30000) == 0)
-			return 0;
-		ublkd_error("ublkd (pid %d) did not delete device %u within 30 s; "
-			    "killing it", pid, id);
-		kill(pid, SIGKILL);
-		usleep(200000);
-	}
-	/* No daemon (it died): stop and delete the device ourselves. */
+	if (ret != -EBUSY)
+		return 0;	/* any other TRY_STOP_DEV error: the daemon's STOP_DEV decides */
+	if (holders_describe(id, who, sizeof(who)) == 0)
+		snprintf(who, sizeof(who), "open by a process or kernel user not visible here");
+	ublkd_error("device %u is in use (" UBLK_BLOCK_FMT " %s): unmount or close it, or "
+		    "'ublk del --force -n %u' fails its I/O and deletes it", id, id, who, id);
+	return -EBUSY;
+}
+
+/* Stop and delete a device from here: its daemon is gone. */
+static int del_orphan(struct ublk_ctrl *c, uint32_t id)
+{
+	int ret;
+
 	ctrl_stop_dev(c, id);
-	ret = ctrl_del_dev(c, id);
+	ret = ctrl_release_dev(c, id, 1000);
 	runstate_remove(id);
-	if (ret < 0 && ret != -ENODEV) {
+	if (ret < 0 && ret != -ENODEV && ret != -EBUSY) {
 		ublkd_error("cannot delete device %u: %s", id, strerror(-ret));
 		return 1;
 	}
 	return 0;
+}
+
+/* Steps 1 and 2 for one device: 0 started (or done), 1 refused or failed. */
+static int del_start(struct ublk_ctrl *c, struct del_job *job, int force)
+{
+	char *state = runstate_read(job->id);
+
+	job->pid = state_pid(state);
+	free(state);
+	if (!dev_exists(job->id)) {
+		runstate_remove(job->id);
+		ublkd_error("no ublk device %u (see 'ublk list')", job->id);
+		return 1;
+	}
+	if (!force && del_claim(c, job->id) < 0)
+		return 1;
+	if (!ublkd_alive(job->pid)) {
+		job->pid = 0;
+		return del_orphan(c, job->id);
+	}
+	kill(job->pid, SIGTERM);
+	return 0;
+}
+
+/* Step 3: wait for the daemons until the deadline; kill the late ones. */
+static int del_finish(struct ublk_ctrl *c, struct del_job *jobs, int n, int timeout_s)
+{
+	int64_t deadline = now_ms() + (int64_t)timeout_s * 1000;
+	int i, left, ret = 0;
+
+	do {
+		for (i = 0, left = 0; i < n; i++) {
+			if (jobs[i].pid && !ublkd_alive(jobs[i].pid) && !dev_exists(jobs[i].id))
+				jobs[i].pid = 0;
+			left += jobs[i].pid != 0;
+		}
+		if (left)
+			usleep(10000);
+	} while (left && now_ms() < deadline);
+	for (i = 0; i < n; i++) {
+		if (!jobs[i].pid)
+			continue;
+		ublkd_error("ublkd (pid %d) did not delete device %u within %d s: killed it "
+			    "and deleted the device; its pending I/O failed", jobs[i].pid,
+			    jobs[i].id, timeout_s);
+		kill(jobs[i].pid, SIGKILL);
+		for (int t = 0; t < 200 && ublkd_alive(jobs[i].pid); t++)
+			usleep(10000);
+		del_orphan(c, jobs[i].id);
+		ret = 1;
+	}
+	return ret;
 }
 
 static int parse_id(const char *s, uint32_t *id)
@@ -264,14 +355,18 @@ static int cmd_del(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "number", required_argument, NULL, 'n' },
 		{ "all", no_argument, NULL, 'a' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "timeout", required_argument, NULL, 'T' },
 		{ "async", no_argument, NULL, 'A' },
 		{ NULL, 0, NULL, 0 },
 	};
+	static struct del_job jobs[MAX_DEVS];
 	uint32_t ids[MAX_DEVS];
 	struct ublk_ctrl c;
-	int all = 0, n = 0, i, ret = 0, opt;
+	int all = 0, force = 0, timeout_s = DEL_DEFAULT_TIMEOUT_S, n = 0, i, ret = 0, opt;
+	uint64_t v;
 
-	while ((opt = getopt_long(argc, argv, "n:a", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "n:af", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'n':
 			if (n >= MAX_DEVS || parse_id(optarg, &ids[n]))
@@ -281,10 +376,20 @@ static int cmd_del(int argc, char **argv)
 		case 'a':
 			all = 1;
 			break;
+		case 'f':
+			force = 1;
+			break;
+		case 'T':
+			if (parse_uint(optarg, 1, 3600, &v)) {
+				ublkd_error("invalid --timeout '%s': expected seconds, 1-3600", optarg);
+				return 1;
+			}
+			timeout_s = (int)v;
+			break;
 		case 'A':
 			break;	/* accepted for ublksrv scripts: del is always safe */
 		default:
-			ublkd_error("usage: ublk del -n ID | -a");
+			ublkd_error("usage: ublk del -n ID | -a [--force] [--timeout S]");
 			return 1;
 		}
 	}
@@ -296,8 +401,11 @@ static int cmd_del(int argc, char **argv)
 		return 1;
 	if (all)
 		n = ctrl_list_ids(ids, MAX_DEVS);
-	for (i = 0; i < n; i++)
-		ret |= del_one(&c, ids[i]);
+	for (i = 0; i < n; i++) {
+		jobs[i].id = ids[i];
+		ret |= del_start(&c, &jobs[i], force);
+	}
+	ret |= del_finish(&c, jobs, n, timeout_s);
 	ctrl_close(&c);
 	return ret;
 }

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
@@ -396,12 +397,27 @@ out:
 	return ret;
 }
 
+/*
+ * NAME.conf: in $UBLKD_CONFDIR if set; else in /etc/ublkd, where the README,
+ * ublkd.conf(5) and every distribution put it, whatever prefix ublkd was
+ * built for; else in SYSCONFDIR/ublkd (/usr/local/etc/ublkd for the default
+ * prefix) when it is there.  A missing file is reported at /etc/ublkd.
+ */
 void config_path_for_name(const char *name, char *buf, size_t len)
 {
 	const char *dir = getenv("UBLKD_CONFDIR");
 
-	if (dir && dir[0])
+	if (dir && dir[0]) {
 		snprintf(buf, len, "%s/%s.conf", dir, name);
-	else
-		snprintf(buf, len, "%s/ublkd/%s.conf", SYSCONFDIR, name);
+		return;
+	}
+	snprintf(buf, len, "%s/ublkd/%s.conf", SYSCONFDIR, name);
+	if (access(buf, F_OK) == 0) {
+		char etc[4096];
+
+		snprintf(etc, sizeof(etc), CONFDIR_ETC "/%s.conf", name);
+		if (access(etc, F_OK) < 0)
+			return;	/* only in SYSCONFDIR */
+	}
+	snprintf(buf, len, CONFDIR_ETC "/%s.conf", name);
 }

@@ -26,8 +26,12 @@ char *config_read_target(const char *path);
 int config_load(struct dev_config *cfg, const char *path,
 		const struct ublkd_target_ops *ops);
 
-/* "NAME" -> SYSCONFDIR "/ublkd/NAME.conf", or $UBLKD_CONFDIR/NAME.conf
- * when that is set (tests). */
+/* Where `ublkd NAME` (ublkd@NAME.service) looks first for NAME.conf,
+ * whatever the prefix; SYSCONFDIR/ublkd second.  See ublkd.conf(5). */
+#define CONFDIR_ETC "/etc/ublkd"
+
+/* "NAME" -> $UBLKD_CONFDIR/NAME.conf when that is set (tests), else
+ * /etc/ublkd/NAME.conf, else SYSCONFDIR/ublkd/NAME.conf if only that exists. */
 void config_path_for_name(const char *name, char *buf, size_t len);
 
 #endif

@@ -28,6 +28,10 @@
 #define DEFAULT_QUEUE_DEPTH	128
 #define DEFAULT_MAX_IO_BYTES	(512U << 10)
 #define MAX_QUEUES		64
+/* Exit status of a configuration error (sysexits.h's EX_CONFIG): a bad
+ * config file, option or target setting.  ublkd@.service lists it in
+ * RestartPreventExitStatus=: restarting cannot fix it.  See ublkd(8). */
+#define UBLKD_EXIT_CONFIG	78
 
 /* How zero copy is done; chosen from the kernel's features. */
 enum zc_mech {

@@ -18,6 +18,10 @@
 #include "parse.h"
 #include "runstate.h"
 
+/* How long a deleted device's id may take to be freed: the queues' rings
+ * drop their references asynchronously. */
+#define DEL_WAIT_MS 3000
+
 static uint8_t ilog2_u32(uint32_t v)
 {
 	return v ? 31 - __builtin_clz(v) : 0;
@@ -374,7 +378,8 @@ void device_stop(struct ublkd_dev *dev, int stop_kernel_dev)
 			   "kernel's automatic registration fell back", (unsigned long long)fallbacks);
 }
 
-/* DEL_DEV waits until nobody holds the device: close our char fd first. */
+/* Delete the device without waiting for whoever still holds its disk
+ * (ctrl_release_dev); close our char fd first, which holds it too. */
 void device_delete(struct ublkd_dev *dev, int del_kernel_dev)
 {
 	int ret;
@@ -387,8 +392,12 @@ void device_delete(struct ublkd_dev *dev, int del_kernel_dev)
 		dev->queues = NULL;
 		return;
 	}
-	ret = ctrl_del_dev(&dev->ctrl, dev->info.dev_id);
-	if (ret < 0 && ret != -ENODEV)
+	ret = ctrl_release_dev(&dev->ctrl, dev->info.dev_id, DEL_WAIT_MS);
+	if (ret == -EBUSY)
+		ublkd_warn("deleted " UBLK_BLOCK_FMT ", but something still holds it open "
+			   "(its I/O fails): device id %u is free again once it is closed",
+			   dev->info.dev_id, dev->info.dev_id);
+	else if (ret < 0 && ret != -ENODEV)
 		ublkd_warn("DEL_DEV failed: %s", strerror(-ret));
 	runstate_remove(dev->info.dev_id);
 	free(dev->queues);

@@ -30,7 +30,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: ublkd -t TYPE [OPTIONS] [TARGET OPTIONS]\n"
-		"       ublkd NAME [OPTIONS]         (the device of " SYSCONFDIR "/ublkd/NAME.conf)\n"
+		"       ublkd NAME [OPTIONS]         (the device of " CONFDIR_ETC "/NAME.conf)\n"
 		"       ublkd --config FILE [OPTIONS]\n"
 		"Serve one ublk block device until SIGTERM.  Usually started by\n"
 		"'ublk add' or by systemd (ublkd@NAME.service); see ublkd(8).\n"
@@ -379,7 +379,7 @@ int main(int argc, char **argv)
 	const char *type, *conf;
 	char conf_path[4096], *conf_target = NULL;
 	sigset_t sigs;
-	int sfd = -1, ret, status = 1, recovering = 0, by_config = 0, skip = 0, i;
+	int sfd = -1, ret, status = 1, recovering = 0, served = 0, by_config = 0, skip = 0, i;
 
 	log_init("ublkd", LOG_LVL_INFO);
 	for (i = 1; i < argc; i++) {
@@ -391,7 +391,8 @@ int main(int argc, char **argv)
 		}
 	}
 	/* A device config file: --config FILE, or a first argument NAME for
-	 * SYSCONFDIR/ublkd/NAME.conf (systemd's ublkd@NAME.service). */
+	 * /etc/ublkd/NAME.conf (systemd's ublkd@NAME.service; see
+	 * config_path_for_name). */
 	conf = options_find_config(argc, argv);
 	if (!conf && argc > 1 && argv[1][0] != '-') {
 		config_path_for_name(argv[1], conf_path, sizeof(conf_path));
@@ -401,20 +402,23 @@ int main(int argc, char **argv)
 	if (conf && options_find_type(argc, argv)) {
 		ublkd_error("-t given with config file %s: set the target in the file "
 			    "(target = \"...\";) and drop -t", conf);
-		return 1;
+		return UBLKD_EXIT_CONFIG;
 	}
 	if (conf && !(conf_target = config_read_target(conf)))
-		return 1;
+		return UBLKD_EXIT_CONFIG;
 	type = conf ? conf_target : options_find_type(argc, argv);
 	if (!type) {
 		ublkd_error("no target given: use -t TYPE (null, loop, nbd); see 'ublkd --help'");
-		return 1;
+		return UBLKD_EXIT_CONFIG;
 	}
 	ret = plugin_load(&dev.target, type);
 	free(conf_target);
 	if (ret < 0)
-		return 1;
-	/* The file first, then the command line, which may add to it. */
+		return UBLKD_EXIT_CONFIG;
+	/* The file first, then the command line, which may add to it.  Until
+	 * the settings are accepted, a failure is the user's to fix: the
+	 * configuration exit status, which systemd does not restart. */
+	status = UBLKD_EXIT_CONFIG;
 	if (conf && config_load(&dev.cfg, conf, dev.target.ops) < 0)
 		goto out_plugin;
 	if (conf)
@@ -433,6 +437,7 @@ int main(int argc, char **argv)
 			dev.target.ops->close(&dev.target);
 		goto out_plugin;
 	}
+	status = 1;
 	if (dev.cfg.check) {
 		options_print(stdout, &dev.cfg);
 		if (dev.target.ops->close)
@@ -517,13 +522,16 @@ int main(int argc, char **argv)
 
 	serve(&dev, sfd);
 	status = 0;
+	served = 1;
 out_stop:
-	/* A failed recovery leaves the device waiting for the next daemon. */
-	device_stop(&dev, status == 0 || !recovering);
+	/* A failed recovery leaves the device waiting for the next daemon;
+	 * a device this daemon served is deleted on stop, with its runtime
+	 * state, even if the target's flush fails. */
+	device_stop(&dev, served || !recovering);
 	if (dev.target.ops->flush && dev.target.ops->flush(&dev.target) < 0)
 		status = 1;
 out_delete:
-	device_delete(&dev, status == 0 || !recovering);
+	device_delete(&dev, served || !recovering);
 out_target:
 	if (dev.target.ops->close)
 		dev.target.ops->close(&dev.target);

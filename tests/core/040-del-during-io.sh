@@ -1,8 +1,9 @@
 #!/bin/bash
-# `ublk del` while fio runs: fio ends (errors allowed), nothing hangs, the
-# daemon exits, no /run/ublkd leftovers.
+# `ublk del --force` while fio runs: fio ends (errors allowed), nothing
+# hangs, the daemon exits, no /run/ublkd leftovers.  (Without --force,
+# `ublk del` refuses a device in use: core/090.)
 . "$(dirname "$0")/../lib/common.sh"
-cleanup sh -c 'ublk del -a >/dev/null 2>&1'
+cleanup sh -c 'ublk del -a --force >/dev/null 2>&1'
 require_cmd fio
 
 for q in 1 2; do
@@ -14,7 +15,7 @@ for q in 1 2; do
 		--output=/dev/null >/dev/null 2>&1 &
 	fio_pid=$!
 	sleep 2
-	timeout 30 ublk del -n "$id" || fail "ublk del hung or failed"
+	timeout 30 ublk del --force -n "$id" || fail "ublk del --force hung or failed"
 	timeout 30 tail --pid=$fio_pid -f /dev/null || fail "fio did not end after del"
 	wait $fio_pid || true
 	! kill -0 "$pid" 2>/dev/null || fail "daemon $pid still running"

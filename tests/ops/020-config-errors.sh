@@ -1,5 +1,6 @@
 #!/bin/bash
-# A bad config file: one line naming the file, the line and the key, exit 1,
+# A bad config file: one line naming the file, the line and the key, exit 78
+# (EX_CONFIG, which ublkd@.service does not restart),
 # and no device left behind.
 # timeout: 400
 . "$(dirname "$0")/../lib/common.sh"
@@ -8,7 +9,7 @@
 bad() { # LINE-REGEX CONF-TEXT: `ublkd --config FILE` refuses it
 	local f
 	f=$(conf bad <<<"$2")
-	expect_fail 1 "^ublkd: $f$1" ublkd --config "$f"
+	expect_fail 78 "^ublkd: $f$1" ublkd --config "$f"
 }
 
 bad ":2: key 'queues': invalid value '65'; expected a queue count from 1 to 64\$" \
@@ -50,22 +51,22 @@ bad ":2: cannot open include file" \
 
 # `ublkd NAME` reads $UBLKD_CONFDIR/NAME.conf the same way.
 conf bad <<<$'target = "null";\n\nqueues = 0;' >/dev/null
-expect_fail 1 "^ublkd: $CONFDIR/bad.conf:3: key 'queues': invalid value '0'" ublkd bad
-expect_fail 1 "^ublkd: $CONFDIR/bad.conf:3: key 'queues'" ublkd bad -v
+expect_fail 78 "^ublkd: $CONFDIR/bad.conf:3: key 'queues': invalid value '0'" ublkd bad
+expect_fail 78 "^ublkd: $CONFDIR/bad.conf:3: key 'queues'" ublkd bad -v
 
 # The target plugin does not exist: plugin loading says so.
 f=$(conf bad <<<$'target = "nosuch";')
-expect_fail 1 "unknown target 'nosuch'" ublkd --config "$f"
+expect_fail 78 "unknown target 'nosuch'" ublkd --config "$f"
 # No such file; not a file.
-expect_fail 1 "^ublkd: $CONFDIR/nothere.conf: cannot open: No such file or directory; create it" ublkd nothere
-expect_fail 1 "^ublkd: /tmp/none.conf: cannot open: No such file or directory" ublkd --config /tmp/none.conf
-expect_fail 1 "^ublkd: $CONFDIR: not a regular file" ublkd --config "$CONFDIR"
+expect_fail 78 "^ublkd: $CONFDIR/nothere.conf: cannot open: No such file or directory; create it" ublkd nothere
+expect_fail 78 "^ublkd: /tmp/none.conf: cannot open: No such file or directory" ublkd --config /tmp/none.conf
+expect_fail 78 "^ublkd: $CONFDIR: not a regular file" ublkd --config "$CONFDIR"
 # -t and a config file: which target?
 f=$(conf bad <<<$'target = "null";')
-expect_fail 1 "-t given with config file .*: set the target in the file" ublkd --config "$f" -t null
+expect_fail 78 "-t given with config file .*: set the target in the file" ublkd --config "$f" -t null
 # A target's own check of its value (no line: the target sees only the value).
 f=$(conf bad <<<$'target = "loop";\nfile = "/nonexistent/disk.img";\noffset = "abc";')
-expect_fail 1 "invalid value 'abc' for --offset" ublkd --config "$f"
+expect_fail 78 "invalid value 'abc' for --offset" ublkd --config "$f"
 
 [ -z "$(ublk list)" ] || fail "devices left behind: $(ublk list)"
 [ -z "$(ls /run/ublkd 2>/dev/null)" ] || fail "state files left: $(ls /run/ublkd)"

@@ -12,19 +12,7 @@
 [ "$(cat /proc/1/comm)" = systemd ] || skip "systemd is not PID 1 here (tests/vm/run-systemd runs this test)"
 require_cmd systemctl fio jq dd
 
-unit=/etc/systemd/system/ublkd@.service
-sed -e "s|@sbindir[@]|$UBLKD_BUILDDIR/ublkd|g" "$UBLKD_SRCDIR/systemd/ublkd@.service.in" >"$unit"
-mkdir -p "$unit.d" /etc/ublkd
-{
-	echo "[Service]"
-	echo "Environment=UBLKD_PLUGIN_DIR=$UBLKD_PLUGIN_DIR UBLKD_CONFDIR=/etc/ublkd"
-	# A build tree under /tmp (shared into the VM there) would be hidden.
-	case $UBLKD_BUILDDIR/ in /tmp/* | /var/tmp/*) echo "PrivateTmp=no" ;; esac
-	# An ASan build: LeakSanitizer stops the threads with ptrace at exit.
-	! grep -qa __asan_init "$UBLKD_BUILDDIR/ublkd/ublkd" || echo "SystemCallFilter=ptrace"
-} >"$unit.d/test.conf"
-cleanup rm -rf "$unit" "$unit.d"
-systemctl daemon-reload
+systemd_unit_install
 
 # The backing file outside /tmp: the unit has a private /tmp.
 mkdir -p /var/lib/ublkd-test
@@ -73,7 +61,7 @@ serve() {
 	ublk_dev_wait_gone "$id"
 	state=$(systemctl show -p ActiveState --value "ublkd@$name")
 	[ "$state" = inactive ] || fail "$state, not inactive after stop: $(systemctl show -p Result -p ExecMainStatus "ublkd@$name" | tr '\n' ' ') $(journalctl -u "ublkd@$name" --no-pager | tail -n 20)"
-	[ ! -e "/run/ublkd/$id.json" ] || fail "state file left behind"
+	runstate_gone "$id"
 	echo "ok: systemctl stop removed $dev"
 }
 

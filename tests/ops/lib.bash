@@ -8,6 +8,11 @@
 #   ublkd_stop [SIGNAL]           signal it (TERM), wait, fail unless it exits 0
 #                                 and the device and its state file are gone
 #   json_field ID FIELD           one field of `ublk list -n ID --json`
+#   runstate_gone ID              fail if the runtime state directory (/run/ublkd)
+#                                 still holds any file of device ID
+#   systemd_unit_install          install ublkd@.service from the source tree,
+#                                 ExecStart in the build tree, as `make install`
+#                                 would (no UBLKD_CONFDIR: NAME.conf in /etc/ublkd)
 
 # Until ublkd is built with config file support (ublkd/config.c), skip.
 ublkd --help 2>/dev/null | grep -q -- '--config' || skip "this ublkd has no --config"
@@ -57,4 +62,27 @@ ublkd_stop() {
 
 json_field() {
 	ublk list -n "$1" --json | jq -r ".[0].$2"
+}
+
+runstate_gone() {
+	local left
+	left=$(ls -A /run/ublkd 2>/dev/null | grep -E "(^|[^0-9])$1([^0-9]|\$)" || true)
+	[ -z "$left" ] || fail "runtime state of device $1 left in /run/ublkd: $left"
+}
+
+systemd_unit_install() {
+	local unit=/etc/systemd/system/ublkd@.service
+	sed -e "s|@sbindir[@]|$UBLKD_BUILDDIR/ublkd|g" "$UBLKD_SRCDIR/systemd/ublkd@.service.in" >"$unit"
+	mkdir -p "$unit.d" /etc/ublkd
+	{
+		echo "[Service]"
+		# The build tree's plugins; the installed ublkd finds its own.
+		echo "Environment=UBLKD_PLUGIN_DIR=$UBLKD_PLUGIN_DIR"
+		# A build tree under /tmp (shared into the VM there) would be hidden.
+		case $UBLKD_BUILDDIR/ in /tmp/* | /var/tmp/*) echo "PrivateTmp=no" ;; esac
+		# An ASan build: LeakSanitizer stops the threads with ptrace at exit.
+		! grep -qa __asan_init "$UBLKD_BUILDDIR/ublkd/ublkd" || echo "SystemCallFilter=ptrace"
+	} >"$unit.d/test.conf"
+	cleanup rm -rf "$unit" "$unit.d"
+	systemctl daemon-reload
 }

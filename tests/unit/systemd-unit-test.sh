@@ -35,7 +35,8 @@ echo "ok: systemd-analyze verify ($man) of ublkd@.service and ublkd@t1.service i
 
 # The directives the daemon depends on are there, and once each.
 for d in Type=notify NotifyAccess=main Restart=on-failure KillSignal=SIGTERM \
-	RuntimeDirectory=ublkd RuntimeDirectoryPreserve=yes 'DeviceAllow=/dev/ublk-control rw' \
+	RuntimeDirectory=ublkd RuntimeDirectoryPreserve=yes RestartPreventExitStatus=78 \
+	ReadWritePaths=/sys/devices/virtual/block 'DeviceAllow=/dev/ublk-control rw' \
 	'DeviceAllow=char-ublk-char rw' SystemCallFilter=@system-service; do
 	[ "$(grep -cx -- "$d" "$tmp/ublkd@.service")" = 1 ] || fail "'$d' is not in the unit exactly once"
 done

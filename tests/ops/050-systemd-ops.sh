@@ -1,0 +1,94 @@
+#!/bin/bash
+# ublkd@.service as the README tells a user to run it, under systemd as PID 1
+# (tests/vm/run-systemd): conf/loop.conf copied to /etc/ublkd/disk1.conf
+# starts ublkd@disk1 with no UBLKD_CONFDIR; the sandbox lets ublkd set its
+# disk's I/O scheduler (the default none, and io_scheduler = "mq-deadline");
+# a broken config fails once with status 78 and is not restarted; and 20
+# start/stop cycles (every fourth after a kill -9 and recovery) each leave
+# nothing of the device in /run/ublkd.  Skipped where systemd is not PID 1.
+# timeout: 300
+. "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/lib.bash"
+[ "$(cat /proc/1/comm)" = systemd ] || skip "systemd is not PID 1 here (tests/vm/run-systemd runs this test)"
+require_cmd systemctl jq dd
+unset UBLKD_CONFDIR	# the unit never sees it; nor does anything here
+
+systemd_unit_install
+journal() { journalctl -u "ublkd@$1" --no-pager -o cat | tail -n 20; }
+sched() { sed -n 's/.*\[\(.*\)\].*/\1/p' "/sys/block/ublkb$1/queue/scheduler"; }
+
+# ---- the README's steps: /etc/ublkd/NAME.conf, whatever the build's prefix ----
+mkdir -p /var/lib/ublkd-test
+img=/var/lib/ublkd-test/disk.img
+truncate -s 64M "$img"
+cleanup rm -rf /var/lib/ublkd-test
+mkdir -p /etc/ublkd
+sed -e "s|^file = .*|file = \"$img\";|" -e 's|^id = .*|id = 1;|' "$UBLKD_SRCDIR/conf/loop.conf" \
+	>/etc/ublkd/disk1.conf
+cleanup rm -f /etc/ublkd/disk1.conf
+cleanup systemctl stop ublkd@disk1
+systemctl start ublkd@disk1 || fail "systemctl start ublkd@disk1 failed: $(journal disk1)"
+[ -b /dev/ublkb1 ] || fail "/dev/ublkb1 missing after systemctl start ublkd@disk1"
+echo "ok: README steps: /etc/ublkd/disk1.conf -> ublkd@disk1 serves /dev/ublkb1, no UBLKD_CONFDIR"
+
+# ---- the sandbox lets ublkd set its disk's scheduler ----
+[ "$(sched 1)" = none ] || fail "default scheduler under systemd: $(cat /sys/block/ublkb1/queue/scheduler), want none"
+! journalctl -u ublkd@disk1 --no-pager | grep -q 'cannot set the I/O scheduler' ||
+	fail "ublkd@disk1 warned: $(journalctl -u ublkd@disk1 --no-pager | grep 'I/O scheduler')"
+echo "ok: the default scheduler none is set under ProtectKernelTunables=yes, no warning"
+systemctl stop ublkd@disk1
+if grep -qw mq-deadline /sys/block/*/queue/scheduler 2>/dev/null || modprobe mq-deadline 2>/dev/null; then
+	{ echo 'target = "null";'; echo 'id = 2;'; echo 'io_scheduler = "mq-deadline";'; } >/etc/ublkd/sched.conf
+	cleanup rm -f /etc/ublkd/sched.conf
+	cleanup systemctl stop ublkd@sched
+	systemctl start ublkd@sched || fail "io_scheduler = \"mq-deadline\" under systemd: $(journal sched)"
+	[ "$(sched 2)" = mq-deadline ] || fail "scheduler: $(cat /sys/block/ublkb2/queue/scheduler), want mq-deadline"
+	systemctl stop ublkd@sched
+	echo "ok: io_scheduler = \"mq-deadline\" starts and is in effect"
+fi
+
+# ---- a broken config: exit 78, no restart loop ----
+printf 'target = "null";\nqueues = 0;\n' >/etc/ublkd/broken.conf
+cleanup rm -f /etc/ublkd/broken.conf
+cleanup systemctl reset-failed ublkd@broken
+! systemctl start ublkd@broken 2>/dev/null || fail "ublkd@broken started"
+sleep 2	# a restart loop would be at several restarts by now (RestartSec=100ms)
+n=$(systemctl show -p NRestarts --value ublkd@broken)
+st=$(systemctl show -p ExecMainStatus --value ublkd@broken)
+state=$(systemctl show -p ActiveState --value ublkd@broken)
+[ "$n" = 0 ] && [ "$st" = 78 ] && [ "$state" = failed ] ||
+	fail "broken config: NRestarts $n, status $st, state $state (want 0, 78, failed): $(journal broken)"
+journalctl -u ublkd@broken --no-pager -o cat | grep -q "broken.conf:2: key 'queues'" ||
+	fail "the journal does not name the bad key: $(journal broken)"
+echo "ok: a broken config exits 78 once; systemd does not restart it ($state, NRestarts $n)"
+
+# ---- 20 stops, each removes all runtime state of its device ----
+{ echo 'target = "null";'; echo 'id = 7;'; echo 'size = "64M";'; } >/etc/ublkd/cycle.conf
+cleanup rm -f /etc/ublkd/cycle.conf
+cleanup systemctl stop ublkd@cycle
+for ((c = 1; c <= 20; c++)); do
+	systemctl start ublkd@cycle || fail "cycle $c: start failed: $(journal cycle)"
+	[ -n "$(ls -A /run/ublkd 2>/dev/null | grep -E '(^|[^0-9])7([^0-9]|$)')" ] ||
+		fail "cycle $c: no runtime state of device 7 while it runs (is the check blind?)"
+	dd if=/dev/zero of=/dev/ublkb7 bs=64k count=16 oflag=direct status=none ||
+		fail "cycle $c: write to /dev/ublkb7 failed"
+	if [ $((c % 4)) = 0 ]; then
+		pid=$(systemctl show -p MainPID --value ublkd@cycle)
+		kill -9 "$pid"
+		for ((i = 0; i < 300; i++)); do
+			new=$(systemctl show -p MainPID --value ublkd@cycle)
+			[ "$new" != 0 ] && [ "$new" != "$pid" ] &&
+				[ "$(systemctl show -p ActiveState --value ublkd@cycle)" = active ] && break
+			sleep 0.1
+		done
+		[ "$i" -lt 300 ] || fail "cycle $c: ublkd@cycle did not recover after kill -9: $(journal cycle)"
+		dd if=/dev/ublkb7 of=/dev/null bs=64k count=16 iflag=direct status=none ||
+			fail "cycle $c: read after recovery failed"
+	fi
+	systemctl stop ublkd@cycle
+	state=$(systemctl show -p ActiveState --value ublkd@cycle)
+	[ "$state" = inactive ] || fail "cycle $c: $state after stop: $(journal cycle)"
+	ublk_dev_wait_gone 7
+	runstate_gone 7
+done
+echo "ok: 20 systemctl stop (5 of them after a kill -9 and recovery): device and runtime state gone each time"
