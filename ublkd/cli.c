@@ -289,10 +289,10 @@ static int del_orphan(struct ublk_ctrl *c, uint32_t id)
 /* Steps 1 and 2 for one device: 0 started (or done), 1 refused or failed. */
 static int del_start(struct ublk_ctrl *c, struct del_job *job, int force)
 {
-	char *state = runstate_read(job->id);
+	char *state;
+	pid_t pid;
 
-	job->pid = state_pid(state);
-	free(state);
+	job->pid = 0;	/* nothing to wait for, unless signalled below */
 	if (!dev_exists(job->id)) {
 		runstate_remove(job->id);
 		ublkd_error("no ublk device %u (see 'ublk list')", job->id);
@@ -300,11 +300,13 @@ static int del_start(struct ublk_ctrl *c, struct del_job *job, int force)
 	}
 	if (!force && del_claim(c, job->id) < 0)
 		return 1;
-	if (!ublkd_alive(job->pid)) {
-		job->pid = 0;
+	state = runstate_read(job->id);
+	pid = state_pid(state);
+	free(state);
+	if (!ublkd_alive(pid))
 		return del_orphan(c, job->id);
-	}
-	kill(job->pid, SIGTERM);
+	kill(pid, SIGTERM);
+	job->pid = pid;
 	return 0;
 }
 
