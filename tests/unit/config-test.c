@@ -413,15 +413,17 @@ static void test_path_for_name(void)
 {
 	char buf[256];
 
+	/* A file that is nowhere is looked for (and reported) in /etc/ublkd,
+	 * whatever SYSCONFDIR the build has (the README's steps). */
 	unsetenv("UBLKD_CONFDIR");
-	config_path_for_name("t1", buf, sizeof(buf));
-	CHECK(!strcmp(buf, SYSCONFDIR "/ublkd/t1.conf"));
+	config_path_for_name("ublkd-unit-nowhere", buf, sizeof(buf));
+	CHECK(!strcmp(buf, "/etc/ublkd/ublkd-unit-nowhere.conf"));
 	setenv("UBLKD_CONFDIR", "/tmp/x", 1);
 	config_path_for_name("disk-a", buf, sizeof(buf));
 	CHECK(!strcmp(buf, "/tmp/x/disk-a.conf"));
 	setenv("UBLKD_CONFDIR", "", 1);
-	config_path_for_name("t1", buf, sizeof(buf));
-	CHECK(!strcmp(buf, SYSCONFDIR "/ublkd/t1.conf"));
+	config_path_for_name("ublkd-unit-nowhere", buf, sizeof(buf));
+	CHECK(!strcmp(buf, "/etc/ublkd/ublkd-unit-nowhere.conf"));
 	unsetenv("UBLKD_CONFDIR");
 }
 
