@@ -6,7 +6,7 @@
 # tests/ops/050-systemd-ops.sh (the README's /etc/ublkd steps, the I/O
 # scheduler inside the sandbox, no restart loop on a broken config, 20 stops
 # that leave no runtime state).  UBLKD_SYSTEMD_TESTS="050" runs only some.
-# timeout: 1080
+# timeout: 1560
 . "$(dirname "$0")/../lib/common.sh"
 [ "${UBLKD_VM_TESTS:-yes}" != no ] || skip "real-kernel tests are off (--disable-vm-tests)"
 [ -x "$UBLKD_BUILDDIR/ublkd/ublkd" ] || fail "ublkd is not built in $UBLKD_BUILDDIR"
@@ -15,7 +15,7 @@ for t in ${UBLKD_SYSTEMD_TESTS:-040 050}; do
 	tests+=("$(echo "$UBLKD_SRCDIR"/tests/ops/"$t"-*.sh)")
 done
 # One boot; each test's result on its own line, the first failure fails this.
-exec "$UBLKD_SRCDIR/tests/vm/run-systemd" --timeout 1020 -- bash -c '
+exec "$UBLKD_SRCDIR/tests/vm/run-systemd" --timeout 1500 -- bash -c '
 	rc=0
 	for t; do
 		r=0
