@@ -29,7 +29,13 @@ NAMES = $(patsubst $(SRCDIR)/fuzzing/fuzz-%.c,%,$(wildcard $(SRCDIR)/fuzzing/fuz
 HARNESSES = $(addprefix $(OUT)/fuzz-,$(NAMES))
 PLUGINS = $(addprefix $(OUT)/plugins/,null.so loop.so nbd.so)
 
-all: $(HARNESSES) $(PLUGINS)
+all: check-clang $(HARNESSES) $(PLUGINS)
+
+# One line naming what is missing, rather than a compiler's or linker's error.
+FUZZER_LIB = $(shell $(CC) -print-resource-dir 2>/dev/null)/lib/linux/libclang_rt.fuzzer-$(shell uname -m).a
+check-clang:
+	@command -v $(CC) >/dev/null || { echo "make fuzz: no $(CC); install it: apt-get install clang libclang-rt-dev (scripts/deps.txt)" >&2; exit 1; }
+	@test -f $(FUZZER_LIB) || { echo "make fuzz: $(CC) has no libFuzzer ($(FUZZER_LIB)); install it: apt-get install libclang-rt-dev (scripts/deps.txt)" >&2; exit 1; }
 .SECONDEXPANSION:
 
 $(OUT)/obj/%.o: $(SRCDIR)/%.c
@@ -53,6 +59,6 @@ $(OUT)/obj/targets/%.o: $$(SRCDIR)/targets/$$*/$$*.c
 	@echo "  CLANG    targets/$*/$*.c"
 	@$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
 
-.PHONY: all
+.PHONY: all check-clang
 .SECONDARY:
 -include $(shell find $(OUT)/obj -name '*.d' 2>/dev/null)
