@@ -56,7 +56,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ops = file_target(text);
 	if (!ops)
 		goto out;
-	fuzz_write_file(CONF, data, size);
+	/* The text up to its first NUL, as checked above. */
+	fuzz_write_file(CONF, text, strlen(text));
 	memset(&cfg, 0, sizeof(cfg));
 	if (config_load(&cfg, CONF, ops) == 0) {
 		memset(&t, 0, sizeof(t));
