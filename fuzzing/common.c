@@ -156,6 +156,43 @@ void fuzz_write_file(const char *path, const void *data, size_t size)
 		die("cannot write into the scratch directory");
 }
 
+int fuzz_argv(char *text, char **argv, int max)
+{
+	static char arg0[] = "ublkd";
+	char *p, *nl;
+	int argc = 0;
+
+	argv[argc++] = arg0;
+	for (p = text; *p && argc < max; p = nl + 1) {
+		argv[argc++] = p;
+		nl = strchr(p, '\n');
+		if (!nl)
+			break;
+		*nl = 0;
+	}
+	argv[argc] = NULL;
+	return argc;
+}
+
+const struct ublkd_target_ops *fuzz_argv_target(int argc, char **argv)
+{
+	const struct ublkd_target_ops *ops = NULL;
+	int i;
+
+	for (i = 1; i < argc && !ops; i++) {
+		if ((!strcmp(argv[i], "-t") || !strcmp(argv[i], "--type")) && i + 1 < argc)
+			ops = fuzz_target(argv[i + 1]);
+		else if (!strncmp(argv[i], "--type=", 7))
+			ops = fuzz_target(argv[i] + 7);
+		else if (!strncmp(argv[i], "-t", 2) && argv[i][2])
+			ops = fuzz_target(argv[i] + 2);
+		else
+			continue;
+		break;
+	}
+	return ops ? ops : fuzz_target("null");
+}
+
 void fuzz_getopt_reset(void)
 {
 	static char arg0[] = "fuzz";

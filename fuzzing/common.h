@@ -34,6 +34,14 @@ void fuzz_write_file(const char *path, const void *data, size_t size);
  * shared object of this machine). */
 const struct ublkd_target_ops *fuzz_target(const char *name);
 
+/* Split text (modified) into argv[1..] at newlines, argv[0] being
+ * "ublkd", at most max entries plus a NULL; returns argc. */
+int fuzz_argv(char *text, char **argv, int max);
+
+/* The target -t NAME, -tNAME, --type NAME, --type=NAME names (the first),
+ * as ublkd finds it before loading it: fuzz_target() of it, or null's. */
+const struct ublkd_target_ops *fuzz_argv_target(int argc, char **argv);
+
 /* Forget getopt's state (a previous parse may have stopped inside a
  * cluster of short options whose argv is gone). */
 void fuzz_getopt_reset(void);
