@@ -42,4 +42,14 @@ done <<EOF2
 -t loop -f $quoted|--file '$TMPDIR/bob'\\''s.img'
 -t nbd --uri nbd://127.0.0.1:10809/x --timeout 5|nbd://127.0.0.1:10809/x
 EOF2
+
+# An option's value that looks like -t (found by fuzzing/fuzz-check): ublkd
+# loaded target null while its options named none, and --check printed
+# "-t (null)"; -t twice loaded the first and reported the second.
+expect_fail 1 "^ublkd: cannot tell the target: a first look found -t null, the options give none; " \
+	"$ublkd" --io-scheduler -tnull --check
+expect_fail 1 "^ublkd: cannot tell the target: a first look found -t null, the options give loop; " \
+	"$ublkd" -t null -t loop --check
+"$ublkd" -t null --io-scheduler=-tx --check >/dev/null || fail "--io-scheduler=-tx with -t null refused"
+
 echo "ok: $n option sets round-trip through --check"
