@@ -425,6 +425,15 @@ int main(int argc, char **argv)
 		dev.cfg.config = realpath(conf, NULL);
 	if (options_parse(&dev.cfg, argc - skip, argv + skip, dev.target.ops) < 0)
 		goto out_plugin;
+	/* The target was loaded by a first look for -t; an option's value
+	 * that starts with -t (--io-scheduler -tnull) fools that look, and
+	 * the parse then finds no -t, or another one. */
+	if (!conf && (!dev.cfg.target || strcmp(dev.cfg.target, type))) {
+		ublkd_error("cannot tell the target: a first look found -t %s, the options give %s; "
+			    "give -t TYPE once, and a value that starts with -t as --OPTION=VALUE",
+			    type, dev.cfg.target ? dev.cfg.target : "none");
+		goto out_plugin;
+	}
 	if (dev.cfg.verbose)
 		log_init("ublkd", LOG_LVL_DEBUG);
 	if (!dev.cfg.nr_queues)

@@ -399,6 +399,19 @@ const char *options_find_config(int argc, char **argv)
 	return NULL;
 }
 
+/* s in single quotes for sh, each ' in it written as '\'' (fuzzing/fuzz-check). */
+static void print_quoted(FILE *f, const char *s)
+{
+	fputc('\'', f);
+	for (; *s; s++) {
+		if (*s == '\'')
+			fputs("'\\''", f);	/* end the quote, \', quote again */
+		else
+			fputc(*s, f);
+	}
+	fputc('\'', f);
+}
+
 /* --check: the device cfg describes, as one ublkd command line. */
 void options_print(FILE *f, const struct dev_config *cfg)
 {
@@ -436,9 +449,13 @@ void options_print(FILE *f, const struct dev_config *cfg)
 		if (cfg->owner_gid != (gid_t)-1)
 			fprintf(f, ":%u", (unsigned int)cfg->owner_gid);
 	}
-	for (i = 0; i < cfg->nr_topts; i++)
-		fprintf(f, cfg->topts[i].value ? " --%s '%s'" : " --%s", cfg->topts[i].name,
-			cfg->topts[i].value);
+	for (i = 0; i < cfg->nr_topts; i++) {
+		fprintf(f, " --%s", cfg->topts[i].name);
+		if (cfg->topts[i].value) {
+			fputc(' ', f);
+			print_quoted(f, cfg->topts[i].value);
+		}
+	}
 	fputc('\n', f);
 }
 

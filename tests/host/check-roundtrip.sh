@@ -11,6 +11,9 @@ ublkd=$UBLKD_BUILDDIR/ublkd/ublkd
 export UBLKD_PLUGIN_DIR=$UBLKD_BUILDDIR/plugins
 [ -x "$ublkd" ] || fail "$ublkd is not built (run make first)"
 img=$(tmpfile 8M)
+# A value with a quote in it (found by fuzzing/fuzz-check): --check once
+# printed it inside '...' as it was, a line no shell could read back.
+quoted=$TMPDIR/bob\'s.img
 
 n=0
 while IFS='|' read -r args want; do
@@ -36,6 +39,17 @@ done <<EOF2
 -t null --io-scheduler keep|--io-scheduler keep
 -t loop -f $img --offset 1M --buffered|--buffered
 -t loop -f $img --zero-copy -q 2|--zero-copy
+-t loop -f $quoted|--file '$TMPDIR/bob'\\''s.img'
 -t nbd --uri nbd://127.0.0.1:10809/x --timeout 5|nbd://127.0.0.1:10809/x
 EOF2
+
+# An option's value that looks like -t (found by fuzzing/fuzz-check): ublkd
+# loaded target null while its options named none, and --check printed
+# "-t (null)"; -t twice loaded the first and reported the second.
+expect_fail 1 "^ublkd: cannot tell the target: a first look found -t null, the options give none; " \
+	"$ublkd" --io-scheduler -tnull --check
+expect_fail 1 "^ublkd: cannot tell the target: a first look found -t null, the options give loop; " \
+	"$ublkd" -t null -t loop --check
+"$ublkd" -t null --io-scheduler=-tx --check >/dev/null || fail "--io-scheduler=-tx with -t null refused"
+
 echo "ok: $n option sets round-trip through --check"
