@@ -130,6 +130,14 @@ static int choose_data_mode(struct ublkd_dev *dev)
 		ublkd_error("--zc-mechanism only applies to zero copy: add --zero-copy");
 		return -1;
 	}
+	if (dev->cfg.need_get_data) {
+		if (dev->cfg.data_mode != UBLKD_DATA_COPY) {
+			ublkd_error("-g 1 (NEED_GET_DATA) only applies to the copy mode: drop "
+				    "-g 1, or --user-copy/--zero-copy");
+			return -1;
+		}
+		return need_feature(dev, UBLK_F_NEED_GET_DATA, "-g 1");
+	}
 	switch (dev->cfg.data_mode) {
 	case UBLKD_DATA_COPY:
 		return 0;
