@@ -12,24 +12,61 @@ void json_init(struct json *j, FILE *f)
 	j->f = f;
 }
 
-static void put_string(FILE *f, const char *s)
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong
+ * forms, no surrogates, at most U+10FFFF), or 0 if s does not start one. */
+static size_t utf8_len(const unsigned char *s)
 {
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	unsigned int c = s[0], min, n, i;
+	uint32_t cp;
 
-		switch (c) {
-		case '"':  fputs("\\\"", f); break;
-		case '\\': fputs("\\\\", f); break;
-		case '\n': fputs("\\n", f); break;
-		case '\t': fputs("\\t", f); break;
-		case '\r': fputs("\\r", f); break;
-		default:
-			if (c < 0x20)
-				fprintf(f, "\\u%04x", c);
-			else
-				fputc(c, f);
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2, cp = c & 0x1f, min = 0x80;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3, cp = c & 0x0f, min = 0x800;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4, cp = c & 0x07, min = 0x10000;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;	/* also stops at the terminating NUL */
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/*
+ * A JSON string of any length.  Escaped: '"', '\\', every control
+ * character, DEL, and every byte that is not part of well-formed UTF-8,
+ * which becomes \u00XX of the byte itself (so \377 is "\u00ff"; a reader
+ * gets U+00FF for it, which ublk(8) documents).  Everything else is copied.
+ */
+static void put_string(FILE *f, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t n;
+
+	fputc('"', f);
+	while (*s) {
+		switch (*s) {
+		case '"':  fputs("\\\"", f); s++; continue;
+		case '\\': fputs("\\\\", f); s++; continue;
+		case '\n': fputs("\\n", f); s++; continue;
+		case '\t': fputs("\\t", f); s++; continue;
+		case '\r': fputs("\\r", f); s++; continue;
 		}
+		n = *s < 0x20 || *s == 0x7f ? 0 : utf8_len(s);
+		if (!n) {
+			fprintf(f, "\\u%04x", *s);
+			s++;
+			continue;
+		}
+		fwrite(s, 1, n, f);
+		s += n;
 	}
 	fputc('"', f);
 }
@@ -139,18 +176,57 @@ int json_lookup_int(const char *text, const char *key, int64_t *out)
 	return end == v ? -1 : 0;
 }
 
+/* Append the UTF-8 encoding of cp; \u00XX (XX >= 0x80) stands for the
+ * byte itself, as put_string() writes bytes that are not UTF-8. */
+static size_t put_code(char *out, unsigned int cp)
+{
+	if (cp < 0x100) {
+		out[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = (char)(0xc0 | cp >> 6);
+		out[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	out[0] = (char)(0xe0 | cp >> 12);
+	out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+	out[2] = (char)(0x80 | (cp & 0x3f));
+	return 3;
+}
+
 int json_lookup_string(const char *text, const char *key, char *buf, size_t len)
 {
 	const char *v = find_member(text, key);
-	size_t n = 0;
+	char tmp[4];
+	size_t n = 0, k, i;
+	unsigned int cp;
 
 	if (!v || *v != '"' || !len)
 		return -1;
 	for (v++; *v && *v != '"'; v++) {
-		if (*v == '\\' && v[1])
-			v++;	/* keeps the escaped char; enough for our files */
-		if (n + 1 < len)
-			buf[n++] = *v;
+		tmp[0] = *v;
+		k = 1;
+		if (*v == '\\' && v[1]) {
+			v++;
+			switch (*v) {
+			case 'n': tmp[0] = '\n'; break;
+			case 't': tmp[0] = '\t'; break;
+			case 'r': tmp[0] = '\r'; break;
+			case 'b': tmp[0] = '\b'; break;
+			case 'f': tmp[0] = '\f'; break;
+			case 'u':
+				if (sscanf(v + 1, "%4x", &cp) != 1 || strspn(v + 1, "0123456789abcdefABCDEF") < 4)
+					return -1;
+				k = put_code(tmp, cp);
+				v += 4;
+				break;
+			default: tmp[0] = *v; break;	/* '"', '\\', '/' */
+			}
+		}
+		for (i = 0; i < k; i++)
+			if (n + 1 < len)
+				buf[n++] = tmp[i];
 	}
 	buf[n] = 0;
 	return *v == '"' ? 0 : -1;

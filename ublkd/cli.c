@@ -6,6 +6,8 @@
  * block device is live; the others talk to /dev/ublk-control and read the
  * daemons' runtime state files.
  */
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -74,6 +76,8 @@ static const char *find_ublkd(void)
 	return SBINDIR "/ublkd";
 }
 
+static void ublksrv_dump(uint32_t id);
+
 static int wait_ready(int rfd, pid_t pid, int timeout_s)
 {
 	struct pollfd pfd = { .fd = rfd, .events = POLLIN };
@@ -93,6 +97,7 @@ static int wait_ready(int rfd, pid_t pid, int timeout_s)
 	if (n > 0) {
 		buf[n] = 0;
 		printf(UBLK_BLOCK_FMT "\n", (unsigned int)strtoul(buf, NULL, 10));
+		ublksrv_dump((uint32_t)strtoul(buf, NULL, 10));
 		return 0;
 	}
 	/* ublkd exited before it was ready; it said why on stderr. */
@@ -489,10 +494,24 @@ struct dev_view {
 	int alive;
 };
 
+/* A string member of the state file, whole (malloc'd), or NULL. */
+static char *state_dup(const struct dev_view *v, const char *key)
+{
+	size_t len = v->state ? strlen(v->state) + 1 : 0;
+	char *buf = len ? malloc(len) : NULL;
+
+	if (buf && json_lookup_string(v->state, key, buf, len) == 0)
+		return buf;
+	free(buf);
+	return NULL;
+}
+
 static void state_str(const struct dev_view *v, const char *key, char *buf, size_t len)
 {
-	if (!v->state || json_lookup_string(v->state, key, buf, len) < 0)
-		snprintf(buf, len, "-");
+	char *s = state_dup(v, key);
+
+	snprintf(buf, len, "%s", s ? s : "-");
+	free(s);
 }
 
 static uint64_t state_u64(const struct dev_view *v, const char *key)
@@ -504,35 +523,90 @@ static uint64_t state_u64(const struct dev_view *v, const char *key)
 	return (uint64_t)x;
 }
 
-static void list_text(const struct dev_view *v, int verbose)
+/* The tid of queue q's thread in daemon pid: ublkd names them "ublkd-qN"
+ * (queue.c), so they are found in /proc without a state file.  0 if none. */
+static pid_t queue_tid(pid_t pid, unsigned int q)
 {
-	char size[32], target[64], mode[32], desc[512], opts[1024], zc[32], rec[16];
+	char path[64], want[32], comm[32];
+	struct dirent *e;
+	pid_t tid = 0;
+	DIR *d;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = pid > 0 ? opendir(path) : NULL;
+	if (!d)
+		return 0;
+	snprintf(want, sizeof(want), "ublkd-q%u\n", q);
+	while (!tid && (e = readdir(d))) {
+		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/comm", pid, e->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) && !strcmp(comm, want))
+			tid = (pid_t)strtol(e->d_name, NULL, 10);
+		fclose(f);
+	}
+	closedir(d);
+	return tid;
+}
+
+/*
+ * ublksrv's layout first, field for field, so that scripts written for it
+ * read the same numbers at the same positions (`grep pid | awk '{print $7}'`
+ * is the daemon pid, `grep state | awk '{print $11}'` the state); then
+ * ublkd's own line, which avoids the words those scripts grep for.
+ */
+static void list_text(struct ublk_ctrl *c, const struct dev_view *v, int verbose)
+{
+	char size[32], target[64], mode[32], zc[32], rec[16], cpus[1024], state[16], *p;
 	uint64_t flags = v->info.flags;
+	unsigned int q;
+	cpu_set_t set;
+	size_t n;
+
+	snprintf(state, sizeof(state), "%s", ctrl_state_name(v->info.state));
+	for (p = state; *p; p++)
+		*p = (char)toupper((unsigned char)*p);
+	printf("dev id %u: nr_hw_queues %u queue_depth %u block size %u dev_capacity %llu\n",
+	       v->id, v->info.nr_hw_queues, v->info.queue_depth,
+	       1U << v->params.basic.logical_bs_shift,
+	       (unsigned long long)v->params.basic.dev_sectors);
+	printf("\tmax rq size %u daemon pid %d flags 0x%llx state %s\n",
+	       v->info.max_io_buf_bytes, v->info.ublksrv_pid, (unsigned long long)flags, state);
+	for (q = 0; q < v->info.nr_hw_queues; q++) {
+		cpus[0] = 0;
+		n = 0;
+		if (ctrl_get_affinity(c, v->id, q, &set) == 0)
+			for (int cpu = 0; cpu < CPU_SETSIZE && n + 8 < sizeof(cpus); cpu++)
+				if (CPU_ISSET(cpu, &set))
+					n += snprintf(cpus + n, sizeof(cpus) - n, "%d ", cpu);
+		printf("\tqueue %u: tid %d affinity(%s)\n", q,
+		       v->alive ? queue_tid(v->pid, q) : 0, cpus);
+	}
 
 	format_size(v->params.basic.dev_sectors << 9, size, sizeof(size));
 	state_str(v, "target", target, sizeof(target));
 	state_str(v, "copy_mode", mode, sizeof(mode));
-	printf("dev %u: " UBLK_BLOCK_FMT "  state %s  size %s  queues %u  depth %u  "
-	       "target %s  copy_mode %s  daemon %s",
-	       v->id, v->id, ctrl_state_name(v->info.state), size,
-	       v->info.nr_hw_queues, v->info.queue_depth, target, mode,
-	       v->alive ? "running" : "none");
-	if (v->alive)
-		printf(" (pid %d)", v->pid);
-	putchar('\n');
+	printf("\t" UBLK_BLOCK_FMT ": size %s, target %s, copy_mode %s, daemon %s\n",
+	       v->id, size, target, mode, v->alive ? "running" : "none");
 	if (!verbose)
 		return;
-	state_str(v, "description", desc, sizeof(desc));
-	state_str(v, "options", opts, sizeof(opts));
 	state_str(v, "zero_copy_mechanism", zc, sizeof(zc));
 	state_str(v, "recovery", rec, sizeof(rec));
-	printf("    char device " UBLK_CHAR_FMT "  logical block %u  physical block %u  "
+	printf("\tchar device " UBLK_CHAR_FMT ", logical block %u, physical block %u, "
 	       "max io %u KiB\n", v->id, 1U << v->params.basic.logical_bs_shift,
 	       1U << v->params.basic.physical_bs_shift,
 	       v->params.basic.max_sectors / 2);
-	printf("    backing: %s\n    zero copy mechanism: %s  bytes copied by ublkd: %llu  "
-	       "recovery: %s\n", desc, zc, (unsigned long long)state_u64(v, "bytes_copied"), rec);
-	printf("    options: %s\n    flags 0x%llx:", opts, (unsigned long long)flags);
+	p = state_dup(v, "description");
+	printf("\tbacking: %s\n", p ? p : "-");
+	free(p);
+	printf("\tzero copy mechanism: %s, bytes copied by ublkd: %llu, recovery: %s\n",
+	       zc, (unsigned long long)state_u64(v, "bytes_copied"), rec);
+	p = state_dup(v, "options");
+	printf("\toptions: %s\n", p ? p : "-");
+	free(p);
+	printf("\tfeatures:");
 	for (const struct ublk_feature *f = ublk_features; f->name; f++)
 		if (flags & (1ULL << f->bit))
 			printf(" %s", f->name);
@@ -541,7 +615,7 @@ static void list_text(const struct dev_view *v, int verbose)
 
 static void list_json(struct json *j, const struct dev_view *v)
 {
-	char buf[1024], path[64];
+	char path[64];
 
 	json_open_object(j, NULL);
 	json_uint(j, "id", v->id);
@@ -574,12 +648,44 @@ static void list_json(struct json *j, const struct dev_view *v)
 			"recovery",
 		};
 		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
-			if (json_lookup_string(v->state, keys[k], buf, sizeof(buf)) == 0)
-				json_string(j, keys[k], buf);
+			char *val = state_dup(v, keys[k]);
+
+			if (val)
+				json_string(j, keys[k], val);
+			free(val);
 		}
 		json_uint(j, "bytes_copied", state_u64(v, "bytes_copied"));
 	}
 	json_close_object(j);
+}
+
+static int load_view(struct ublk_ctrl *c, uint32_t id, struct dev_view *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->id = id;
+	if (ctrl_get_info(c, id, &v->info) < 0)
+		return -1;
+	ctrl_get_params(c, id, &v->params);
+	v->state = runstate_read(id);
+	v->pid = state_pid(v->state);
+	v->alive = ublkd_alive(v->pid);
+	return 0;
+}
+
+/* UBLK_COMPAT=ublksrv: `ublk add` and `ublk recover` also print what
+ * ublksrv's do (its `list` layout), for scripts that grep "dev id". */
+static void ublksrv_dump(uint32_t id)
+{
+	const char *env = getenv("UBLK_COMPAT");
+	struct ublk_ctrl c;
+	struct dev_view v;
+
+	if (!env || strcmp(env, "ublksrv") || ctrl_open(&c) < 0)
+		return;
+	if (load_view(&c, id, &v) == 0)
+		list_text(&c, &v, 0);
+	free(v.state);
+	ctrl_close(&c);
 }
 
 static int cmd_list(int argc, char **argv)
@@ -623,23 +729,19 @@ static int cmd_list(int argc, char **argv)
 		json_open_array(&j, NULL);
 	}
 	for (i = 0; i < n; i++) {
-		struct dev_view v = { .id = ids[i] };
+		struct dev_view v;
 
-		if (ctrl_get_info(&c, v.id, &v.info) < 0) {
+		if (load_view(&c, ids[i], &v) < 0) {
 			if (single) {
 				ublkd_error("no ublk device %u (see 'ublk list')", v.id);
 				ret = 1;
 			}
 			continue;
 		}
-		ctrl_get_params(&c, v.id, &v.params);
-		v.state = runstate_read(v.id);
-		v.pid = state_pid(v.state);
-		v.alive = ublkd_alive(v.pid);
 		if (as_json)
 			list_json(&j, &v);
 		else
-			list_text(&v, verbose);
+			list_text(&c, &v, verbose);
 		free(v.state);
 	}
 	if (as_json) {

@@ -66,6 +66,7 @@ struct dev_config {
 	enum ublkd_data_mode data_mode;
 	enum zc_mech zc_force;	/* --zc-mechanism: ZC_NONE means best */
 	int read_only;
+	int need_get_data;	/* -g 1: UBLK_F_NEED_GET_DATA (copy mode) */
 	char *io_scheduler;	/* --io-scheduler: NULL is "none"; "keep" */
 	enum recovery_mode recovery;
 	int recover;		/* --recover: take over device dev_id */

@@ -44,7 +44,10 @@ static void usage(FILE *f)
 		"  -s, --size SIZE        device size (default: the target's)\n"
 		"      --max-io SIZE      largest request, 4K-32M (default 512K)\n"
 		"  -z, --zero-copy        lend request pages to the target's I/O (Linux 6.15+)\n"
-		"      --user-copy        copy with pread/pwrite on /dev/ublkcN (-u 1)\n"
+		"      --user-copy        copy with pread/pwrite on /dev/ublkcN\n"
+		"  -g 0|1                 ublksrv's NEED_GET_DATA: writes fetch their data\n"
+		"                         on demand (copy mode only; Linux 6.0+)\n"
+		"  -u 0|1                 ublksrv's complete-in-task: accepted, does nothing\n"
 		"      --zc-mechanism M   auto, register or fused (default: best the kernel has)\n"
 		"      --read-only        export the device read-only\n"
 		"      --owner USER[:GROUP]  give /dev/ublkbN to USER (and GROUP) once live\n"
@@ -129,6 +132,14 @@ static int choose_data_mode(struct ublkd_dev *dev)
 	if (dev->cfg.zc_force != ZC_NONE && dev->cfg.data_mode != UBLKD_DATA_ZERO_COPY) {
 		ublkd_error("--zc-mechanism only applies to zero copy: add --zero-copy");
 		return -1;
+	}
+	if (dev->cfg.need_get_data) {
+		if (dev->cfg.data_mode != UBLKD_DATA_COPY) {
+			ublkd_error("-g 1 (NEED_GET_DATA) only applies to the copy mode: drop "
+				    "-g 1, or --user-copy/--zero-copy");
+			return -1;
+		}
+		return need_feature(dev, UBLK_F_NEED_GET_DATA, "-g 1");
 	}
 	switch (dev->cfg.data_mode) {
 	case UBLKD_DATA_COPY:

@@ -47,9 +47,11 @@ static const struct option generic_opts[] = {
 	{ "verbose",		no_argument,	   NULL, 'v' },
 };
 #define NR_GENERIC (sizeof(generic_opts) / sizeof(generic_opts[0]))
-/* ublksrv's spellings: -u 0|1 user copy; -r 0|1 recovery, -i 0|1 reissue
- * (our default when recovery is on), -e 0|1 fail I/O while no daemon. */
-static const char generic_short[] = "+t:n:q:d:s:zu:r:i:e:v";
+/* ublksrv's spellings: -r 0|1 recovery, -i 0|1 reissue (our default when
+ * recovery is on), -e 0|1 fail I/O while no daemon; -g 0|1 NEED_GET_DATA;
+ * -u 0|1 "complete in task" (nothing to do: the kernel always does);
+ * -b batch I/O, refused. */
+static const char generic_short[] = "+t:n:q:d:s:zu:r:i:e:g:bv";
 
 static int zero_one(const char *opt, const char *arg, int *out)
 {
@@ -160,9 +162,15 @@ static int generic(struct dev_config *cfg, int c, const char *arg)
 	case 'u':
 		if (strcmp(arg, "0") && strcmp(arg, "1"))
 			return bad_value("-u", arg, "0 or 1");
-		if (arg[0] == '1')
-			cfg->data_mode = UBLKD_DATA_USER_COPY;
 		return 0;
+	case 'g':
+		if (strcmp(arg, "0") && strcmp(arg, "1"))
+			return bad_value("-g", arg, "0 or 1");
+		cfg->need_get_data = arg[0] == '1';
+		return 0;
+	case 'b':
+		ublkd_error("-b (ublksrv's batch I/O) is not supported by ublkd: drop -b");
+		return -1;
 	case OPT_USER_COPY:
 		cfg->data_mode = UBLKD_DATA_USER_COPY;
 		return 0;
@@ -439,6 +447,8 @@ void options_print(FILE *f, const struct dev_config *cfg)
 	if (cfg->zc_force != ZC_NONE)
 		fprintf(f, " --zc-mechanism %s", cfg->zc_force == ZC_AUTO ? "auto" :
 			cfg->zc_force == ZC_FUSED ? "fused" : "register");
+	if (cfg->need_get_data)
+		fprintf(f, " -g 1");
 	if (cfg->read_only)
 		fprintf(f, " --read-only");
 	if (cfg->io_scheduler)

@@ -51,9 +51,29 @@ static void arm_stop_poll(struct ublkd_queue *q)
 	sqe->user_data = ud_make(UD_NO_TAG, UD_STOP, 0);
 }
 
-/* A FETCH or COMMIT_AND_FETCH completed. */
+/* NEED_GET_DATA (-g 1): a WRITE arrived without its data; hand the kernel
+ * the tag's buffer to copy it into.  This command completes like a fetch. */
+static void submit_get_data(struct ublkd_queue *q, struct tag *t)
+{
+	struct io_uring_sqe *sqe = ublkd_get_sqe(q);
+	struct ublksrv_io_cmd *cmd;
+
+	uring_cmd_prep(sqe, q->char_fd, UBLK_U_IO_NEED_GET_DATA);
+	cmd = uring_cmd_payload(sqe);
+	cmd->q_id = q->q_id;
+	cmd->tag = t->io.tag;
+	cmd->addr = (uint64_t)(uintptr_t)t->io.buf;
+	sqe->user_data = ud_make(t->io.tag, UD_CMD, 0);
+	t->state = TAG_FETCHING;
+}
+
+/* A FETCH, COMMIT_AND_FETCH or NEED_GET_DATA completed. */
 static void on_cmd_cqe(struct ublkd_queue *q, struct tag *t, int res)
 {
+	if (res == UBLK_IO_RES_NEED_GET_DATA && q->dev->cfg.need_get_data) {
+		submit_get_data(q, t);
+		return;
+	}
 	if (res == UBLK_IO_RES_OK) {
 		q->nr_busy++;
 		data_request(q, t);
@@ -239,8 +259,12 @@ static void *queue_thread(void *arg)
 {
 	struct ublkd_queue *q = arg;
 	uint64_t one = 1;
+	char name[16];
 	int ret;
 
+	/* `ublk list` finds the queue threads' tids by this name. */
+	snprintf(name, sizeof(name), "ublkd-q%u", q->q_id);
+	pthread_setname_np(pthread_self(), name);
 	ret = queue_setup(q);
 	report(q, ret);
 	if (ret == 0)

@@ -199,6 +199,11 @@ void ublkd_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ublkd_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ublkd_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Claim a backing file for this device for the daemon's life (a flock():
+ * exclusive, or shared with other devices that pass shared too).  0, or
+ * -1 after a one-line error naming the device that already uses it. */
+int ublkd_claim_file(int fd, const char *path, int shared);
+
 /* Parse "4096", "512K", "10M", "1G", "2T" (powers of 1024); -1 on error. */
 int ublkd_parse_size(const char *s, uint64_t *out);
 

@@ -69,6 +69,7 @@ struct loop {
 	char	*path;
 	uint64_t offset;
 	int	 buffered;
+	int	 shared;	/* --shared: others may serve the backing too */
 	/* backing */
 	int	 fd;
 	int	 is_blk;
@@ -116,6 +117,7 @@ static const struct ublkd_option loop_options[] = {
 	{ "offset", 'o', 1, "BYTES", "start this far into the backing (multiple of 512; K/M/G)" },
 	{ "buffered", 0, 0, NULL, "use the page cache instead of direct I/O" },
 	{ "buffered-io", 0, 0, NULL, "the same as --buffered (ublksrv's --buffered_io)" },
+	{ "shared", 0, 0, NULL, "allow other devices with --shared on the same backing" },
 	{ NULL, 0, 0, NULL, NULL },
 };
 
@@ -169,6 +171,10 @@ static int loop_config(struct ublkd_target *t, const char *name, const char *val
 				    "that is a multiple of 512, such as 0, 4096 or 1M", value);
 			return -1;
 		}
+		return 0;
+	}
+	if (!strcmp(name, "shared")) {
+		lo->shared = 1;
 		return 0;
 	}
 	if (!strcmp(name, "buffered") || !strcmp(name, "buffered-io")) {
@@ -376,6 +382,10 @@ static int loop_open(struct ublkd_target *t, struct ublkd_setup *s)
 	}
 	lo->read_only = s->read_only;
 	if (open_backing(lo, lo->read_only) < 0)
+		goto err;
+	/* Two devices writing one file through two page caches or queues
+	 * corrupt it: one device per backing unless all say --shared. */
+	if (ublkd_claim_file(lo->fd, lo->path, lo->shared) < 0)
 		goto err;
 	if (fstat(lo->fd, &st) < 0) {
 		ublkd_error("loop: cannot stat %s: %s", lo->path, strerror(errno));

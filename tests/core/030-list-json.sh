@@ -26,7 +26,10 @@ jb=$(ublk list -n "$idb" --json)
 pid=$(jq -r '.[0].pid' <<<"$jb")
 [ "$(cat /proc/$pid/comm)" = ublkd ] || fail "pid $pid is not ublkd"
 [ "$(jq -r '.[0].block_device' <<<"$jb")" = "$b" ] || fail "block_device wrong"
-ublk list -v | grep -q "dev $idb: $b .*state live" || fail "list -v: $(ublk list -v)"
+ublk list -v | grep -q "^dev id $idb: nr_hw_queues 2 queue_depth 64 block size 512 dev_capacity 262144$" ||
+	fail "list -v: $(ublk list -v)"
+ublk list -v | grep -q "^	$b: size 128 MiB, target null, copy_mode copy, daemon running$" ||
+	fail "list -v: $(ublk list -v)"
 ublk list -v | grep -q "options: .*-t null" || fail "list -v lacks options"
 ublk del -a || fail "del -a"
 [ "$(ublk list --json)" = "[]" ] || fail "devices left after del -a"
