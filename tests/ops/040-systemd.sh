@@ -73,7 +73,7 @@ serve() {
 	ublk_dev_wait_gone "$id"
 	state=$(systemctl show -p ActiveState --value "ublkd@$name")
 	[ "$state" = inactive ] || fail "$state, not inactive after stop: $(systemctl show -p Result -p ExecMainStatus "ublkd@$name" | tr '\n' ' ') $(journalctl -u "ublkd@$name" --no-pager | tail -n 20)"
-	[ ! -e "/run/ublkd/$id.json" ] || fail "state file left behind"
+	[ ! -e "/run/ublkd/$id.state" ] || fail "state file left behind"
 	echo "ok: systemctl stop removed $dev"
 }
 
