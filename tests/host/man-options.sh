@@ -91,6 +91,12 @@ need() {
 	done
 }
 
+# ---------------------------------------------------------------- ublkd.conf(5)
+# Every generic key of ublkd/config.c's table, in GENERIC KEYS.
+mapfile -t keys < <(sed -nE 's/^[[:space:]]*\{ "([a-z_]+)",[[:space:]]+"[a-z-]+",.*/\1/p' "$src/ublkd/config.c")
+[ ${#keys[@]} -ge 10 ] || fail "cannot read the generic keys of ublkd/config.c"
+need "$(section "$man/ublkd.conf.5" SH "GENERIC KEYS")" "ublkd.conf(5) GENERIC KEYS" "${keys[@]}"
+
 # ---------------------------------------------------------------- ublkd(8)
 help=$("$ublkd" --help)
 mapfile -t help_long < <(sed -nE 's/^ +(-[A-Za-z], )?(--[a-z0-9_-]+).*/\2/p' <<<"$help")
