@@ -1,16 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fuzz-runstate.c - the runtime state reader: $UBLKD_RUNDIR/ID.json read
- * by lib/runstate.c's runstate_read() and picked apart by lib/json.c's
- * json_lookup_int() and json_lookup_string(), as `ublk list`, `ublk del`
- * and `ublkd NAME`'s recovery check do.  (A separate harness: the state's
+ * fuzz-runstate.c - the runtime state reader: $UBLKD_RUNDIR/ID.state (a
+ * libconfig file) read by lib/runstate.c's runstate_read() and picked
+ * apart by runstate_lookup_int() and runstate_lookup_string(), as `ublk
+ * list` and `ublk del` do.  (A separate harness: the state's
  * format may change without the other parsers changing.)
  *
  * Input: the file's contents.
  */
 #include <stdlib.h>
 #include "common.h"
-#include "json.h"
 #include "runstate.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -21,8 +20,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	/* The keys ublk and ublkd look up (lib/json.h's users). */
-	static const char *const ints[] = { "pid", "dev_id", "bytes_copied", "flags",
+	/* The keys ublk and ublkd look up (ublkd/cli.c's). */
+	static const char *const ints[] = { "pid", "id", "bytes_copied", "flags", "size",
 					    "queues", "depth" };
 	static const char *const strings[] = { "config", "target", "description",
 					       "copy_mode", "zero_copy_mechanism",
@@ -34,19 +33,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int64_t v;
 	size_t i, j;
 
-	fuzz_write_file("0.json", data, size);
+	fuzz_write_file("0.state", data, size);
 	state = runstate_read(0);
 	if (!state)
 		abort();	/* the file is there: it must read */
 	for (i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)
-		json_lookup_int(state, ints[i], &v);
+		runstate_lookup_int(state, ints[i], &v);
 	for (i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
 		for (j = 0; j < sizeof(lens) / sizeof(lens[0]); j++) {
 			/* Exactly lens[j] bytes, so that ASan sees an overrun. */
 			buf = malloc(lens[j]);
 			if (!buf)
 				abort();
-			json_lookup_string(state, strings[i], buf, lens[j]);
+			runstate_lookup_string(state, strings[i], buf, lens[j]);
 			free(buf);
 		}
 	}

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* json.h - a small streaming JSON writer, and a key lookup for files we wrote. */
+/* json.h - a small streaming JSON writer (`ublk list --json`, `features --json`). */
 #ifndef UBLKD_JSON_H
 #define UBLKD_JSON_H
 
@@ -26,10 +26,5 @@ void json_uint(struct json *j, const char *key, uint64_t val);
 void json_bool(struct json *j, const char *key, int val);
 /* Finish: newline after the top-level value. */
 void json_end(struct json *j);
-
-/* Look up a top-level member of a JSON object written by json.c.
- * 0 when found, -1 otherwise. */
-int json_lookup_int(const char *text, const char *key, int64_t *out);
-int json_lookup_string(const char *text, const char *key, char *buf, size_t len);
 
 #endif

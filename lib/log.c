@@ -9,11 +9,20 @@
 static const char *log_prog = "ublkd";
 static enum log_level log_verbosity = LOG_LVL_INFO;
 static int log_syslog;
+static const char *log_context;	/* main thread only: see log_set_context() */
 
 void log_init(const char *prog, enum log_level verbosity)
 {
 	log_prog = prog;
 	log_verbosity = verbosity;
+}
+
+static pthread_t log_context_thread;
+
+void log_set_context(const char *ctx)
+{
+	log_context = ctx;
+	log_context_thread = pthread_self();
 }
 
 void log_to_syslog(void)
@@ -26,11 +35,14 @@ void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 {
 	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
 	static const char *const tag[] = { "", "warning: ", "", "debug: " };
-	char line[1024];
+	char line[8192];	/* a message may name two 4K paths */
+	int n = 0;
 
 	if (lvl > log_verbosity)
 		return;
-	vsnprintf(line, sizeof(line), fmt, ap);
+	if (log_context && lvl == LOG_LVL_ERROR && pthread_equal(pthread_self(), log_context_thread))
+		n = snprintf(line, sizeof(line), "%s", log_context);
+	vsnprintf(line + n, sizeof(line) - n, fmt, ap);
 	if (log_syslog) {
 		syslog(prio[lvl], "%s", line);
 		return;

@@ -11,6 +11,10 @@ enum log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 void log_init(const char *prog, enum log_level verbosity);
 /* After detaching from the terminal: send messages to syslog/journal. */
 void log_to_syslog(void);
+/* Errors printed by this thread start with ctx until it is set to NULL
+ * (e.g. "FILE:LINE: key 'offset': " while a target checks a value that
+ * came from a config file). */
+void log_set_context(const char *ctx);
 void log_vmsg(enum log_level lvl, const char *fmt, va_list ap);
 
 /* The ublkd_error/warn/info/debug functions of <ublkd/target.h> are

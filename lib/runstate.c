@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* runstate.c - /run/ublkd/<id>.json: what a running daemon serves. */
+/* runstate.c - /run/ublkd: what running daemons serve (<id>.state) and how
+ * to recover them (<id>.conf, the recovery record); both libconfig files,
+ * read back with libconfig. */
 #include <errno.h>
 #include <fcntl.h>
+#include <libconfig.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,14 +23,14 @@ void runstate_path(uint32_t dev_id, const char *ext, char *buf, size_t len)
 	snprintf(buf, len, "%s/%u.%s", runstate_dir(), dev_id, ext);
 }
 
-FILE *runstate_create(uint32_t dev_id, char *tmp, size_t len)
+FILE *runstate_create(uint32_t dev_id, const char *ext, char *tmp, size_t len)
 {
 	FILE *f;
 	int fd;
 
 	if (mkdir(runstate_dir(), 0755) < 0 && errno != EEXIST)
 		return NULL;
-	snprintf(tmp, len, "%s/.%u.json.XXXXXX", runstate_dir(), dev_id);
+	snprintf(tmp, len, "%s/.%u.%s.XXXXXX", runstate_dir(), dev_id, ext);
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return NULL;
@@ -40,7 +43,7 @@ FILE *runstate_create(uint32_t dev_id, char *tmp, size_t len)
 	return f;
 }
 
-int runstate_commit(uint32_t dev_id, FILE *f, const char *tmp)
+int runstate_commit(uint32_t dev_id, const char *ext, FILE *f, const char *tmp)
 {
 	char path[256];
 	int ret = 0;
@@ -48,7 +51,7 @@ int runstate_commit(uint32_t dev_id, FILE *f, const char *tmp)
 	if (fflush(f) || fsync(fileno(f)))
 		ret = -errno;
 	fclose(f);
-	runstate_path(dev_id, "json", path, sizeof(path));
+	runstate_path(dev_id, ext, path, sizeof(path));
 	if (!ret && rename(tmp, path) < 0)
 		ret = -errno;
 	if (ret)
@@ -58,29 +61,117 @@ int runstate_commit(uint32_t dev_id, FILE *f, const char *tmp)
 
 char *runstate_read(uint32_t dev_id)
 {
-	char path[256], *buf;
-	size_t n;
-	FILE *f;
+	char path[256], *buf = NULL;
+	size_t len = 0;
+	FILE *f, *m;
 
-	runstate_path(dev_id, "json", path, sizeof(path));
+	runstate_path(dev_id, "state", path, sizeof(path));
 	f = fopen(path, "re");
 	if (!f)
 		return NULL;
-	buf = calloc(1, 65536);
-	if (buf) {
-		n = fread(buf, 1, 65535, f);
-		buf[n] = 0;
+	m = open_memstream(&buf, &len);
+	if (m) {
+		char chunk[4096];
+		size_t n;
+
+		while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+			fwrite(chunk, 1, n, m);
+		fclose(m);
 	}
 	fclose(f);
 	return buf;
+}
+
+int runstate_add_string(config_setting_t *g, const char *key, const char *val)
+{
+	config_setting_t *s = config_setting_add(g, key, CONFIG_TYPE_STRING);
+
+	return s && config_setting_set_string(s, val) == CONFIG_TRUE ? 0 : -1;
+}
+
+int runstate_add_int(config_setting_t *g, const char *key, int64_t val)
+{
+	config_setting_t *s = config_setting_add(g, key, CONFIG_TYPE_INT64);
+
+	return s && config_setting_set_int64(s, val) == CONFIG_TRUE ? 0 : -1;
+}
+
+int runstate_add_bool(config_setting_t *g, const char *key, int val)
+{
+	config_setting_t *s = config_setting_add(g, key, CONFIG_TYPE_BOOL);
+
+	return s && config_setting_set_bool(s, !!val) == CONFIG_TRUE ? 0 : -1;
+}
+
+int runstate_write(uint32_t dev_id, const char *ext, const char *header, config_t *c)
+{
+	char tmp[4200];
+	FILE *f;
+
+	f = runstate_create(dev_id, ext, tmp, sizeof(tmp));
+	if (!f)
+		return -errno;
+	if (header)
+		fputs(header, f);
+	config_write(c, f);
+	return runstate_commit(dev_id, ext, f, tmp);
+}
+
+/* One top-level setting of a state file's text. */
+static int lookup(config_t *c, const char *text, const char *key, config_setting_t **s)
+{
+	config_init(c);
+	if (config_read_string(c, text) != CONFIG_TRUE) {
+		config_destroy(c);
+		return -1;
+	}
+	*s = config_setting_get_member(config_root_setting(c), key);
+	if (!*s) {
+		config_destroy(c);
+		return -1;
+	}
+	return 0;
+}
+
+int runstate_lookup_int(const char *text, const char *key, int64_t *out)
+{
+	config_setting_t *s;
+	config_t c;
+	int ret = -1;
+
+	if (lookup(&c, text, key, &s) < 0)
+		return -1;
+	if (config_setting_type(s) == CONFIG_TYPE_INT ||
+	    config_setting_type(s) == CONFIG_TYPE_INT64) {
+		*out = config_setting_get_int64(s);
+		ret = 0;
+	}
+	config_destroy(&c);
+	return ret;
+}
+
+int runstate_lookup_string(const char *text, const char *key, char *buf, size_t len)
+{
+	config_setting_t *s;
+	config_t c;
+	int ret = -1;
+
+	if (lookup(&c, text, key, &s) < 0)
+		return -1;
+	if (config_setting_type(s) == CONFIG_TYPE_STRING && len) {
+		snprintf(buf, len, "%s", config_setting_get_string(s));
+		ret = 0;
+	}
+	config_destroy(&c);
+	return ret;
 }
 
 void runstate_remove(uint32_t dev_id)
 {
 	char path[256];
 
-	runstate_path(dev_id, "json", path, sizeof(path));
+	runstate_path(dev_id, "state", path, sizeof(path));
 	unlink(path);
-	runstate_path(dev_id, "args", path, sizeof(path));
+	runstate_path(dev_id, "conf", path, sizeof(path));
 	unlink(path);
 }

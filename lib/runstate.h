@@ -1,22 +1,36 @@
 /* SPDX-License-Identifier: MIT */
-/* runstate.h - /run/ublkd/<id>.json: what a running daemon serves. */
+/* runstate.h - /run/ublkd: <id>.state, what a running daemon serves, and
+ * <id>.conf, its recovery record; libconfig files. */
 #ifndef UBLKD_RUNSTATE_H
 #define UBLKD_RUNSTATE_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <libconfig.h>
 
 /* The directory: $UBLKD_RUNDIR or /run/ublkd. */
 const char *runstate_dir(void);
 void runstate_path(uint32_t dev_id, const char *ext, char *buf, size_t len);
 /* Open a temporary file to write the state into; runstate_commit()
  * renames it into place atomically. */
-FILE *runstate_create(uint32_t dev_id, char *tmp, size_t len);
-int runstate_commit(uint32_t dev_id, FILE *f, const char *tmp);
-/* The file's text (malloc'd, caller frees) or NULL when absent. */
+FILE *runstate_create(uint32_t dev_id, const char *ext, char *tmp, size_t len);
+int runstate_commit(uint32_t dev_id, const char *ext, FILE *f, const char *tmp);
+/* Add a setting KEY = VAL to group g; 0 or -1 (out of memory). */
+int runstate_add_string(config_setting_t *g, const char *key, const char *val);
+int runstate_add_int(config_setting_t *g, const char *key, int64_t val);
+int runstate_add_bool(config_setting_t *g, const char *key, int val);
+/* Write c (after the comment lines header) as <id>.<ext>, atomically;
+ * 0 or -errno. */
+int runstate_write(uint32_t dev_id, const char *ext, const char *header, config_t *c);
+/* The state file's text (malloc'd, caller frees) or NULL when absent. */
 char *runstate_read(uint32_t dev_id);
-/* Remove the state and saved-options files of a device. */
+/* A top-level setting of that text, read with libconfig (escapes and
+ * every byte kept); 0 when found with that type, -1 otherwise.  A string
+ * longer than len is cut to len - 1 bytes. */
+int runstate_lookup_int(const char *text, const char *key, int64_t *out);
+int runstate_lookup_string(const char *text, const char *key, char *buf, size_t len);
+/* Remove the state file and the recovery record of a device. */
 void runstate_remove(uint32_t dev_id);
 
 #endif

@@ -169,6 +169,11 @@ static int cmd_add(int argc, char **argv)
 			foreground = 1;
 		else
 			args[n++] = argv[i];
+		/* ublkd answers these itself, on our terminal, and exits:
+		 * run it in the foreground (ublkd ignores --foreground). */
+		if (!strcmp(argv[i], "--check") || !strcmp(argv[i], "--help") ||
+		    !strcmp(argv[i], "-h"))
+			foreground = 1;
 	}
 	ret = spawn_ublkd(args, foreground);
 	free(args);
@@ -181,7 +186,7 @@ static pid_t state_pid(const char *state)
 {
 	int64_t pid;
 
-	return state && json_lookup_int(state, "pid", &pid) == 0 ? (pid_t)pid : 0;
+	return state && runstate_lookup_int(state, "pid", &pid) == 0 ? (pid_t)pid : 0;
 }
 
 /* Is pid a running ublkd?  (Guards against reused pids.) */
@@ -419,38 +424,16 @@ static int cmd_del(int argc, char **argv)
 
 /* ---------------------------------------------------------------- recover */
 
-/* The saved options of device id (NUL-separated), as an argv with two
- * free slots in front and room for three more at the end. */
-static char **saved_args(uint32_t id, char **blob)
-{
-	char path[256], **args;
-	size_t len = 0, i;
-	int n = 0;
-	FILE *f;
-
-	runstate_path(id, "args", path, sizeof(path));
-	f = fopen(path, "re");
-	if (!f)
-		return NULL;
-	*blob = calloc(1, 65536);
-	if (*blob)
-		len = fread(*blob, 1, 65535, f);
-	fclose(f);
-	args = *blob ? calloc(len + 6, sizeof(*args)) : NULL;
-	if (!args)
-		return NULL;
-	n = 2;
-	for (i = 0; i < len; i += strlen(*blob + i) + 1)
-		args[n++] = *blob + i;
-	return args;
-}
-
+/* A new ublkd takes the device over; it reads the device's configuration
+ * from the recovery record the first daemon wrote (never from here, whose
+ * directory may not be the first start's). */
 static int cmd_recover(int argc, char **argv)
 {
-	char *state, *blob = NULL, **args, idbuf[16];
-	int opt, n, ret;
+	char *state, idbuf[16];
+	char *args[] = { NULL, NULL, (char *)"--recover", (char *)"-n", idbuf, NULL };
 	uint32_t id;
 	pid_t pid;
+	int opt;
 
 	if (argc < 3 || (opt = getopt(argc, argv, "n:")) != 'n' || parse_id(optarg, &id)) {
 		ublkd_error("usage: ublk recover -n ID");
@@ -464,23 +447,8 @@ static int cmd_recover(int argc, char **argv)
 			    id, pid);
 		return 1;
 	}
-	args = saved_args(id, &blob);
-	if (!args) {
-		ublkd_error("no saved options for device %u in %s: start ublkd by hand with "
-			    "the device's options plus --recover -n %u", id, runstate_dir(), id);
-		free(blob);
-		return 1;
-	}
-	for (n = 2; args[n]; n++)
-		;
 	snprintf(idbuf, sizeof(idbuf), "%u", id);
-	args[n++] = (char *)"--recover";
-	args[n++] = (char *)"-n";
-	args[n++] = idbuf;
-	ret = spawn_ublkd(args, 0);
-	free(args);
-	free(blob);
-	return ret;
+	return spawn_ublkd(args, 0);
 }
 
 /* ---------------------------------------------------------------- list */
@@ -500,7 +468,7 @@ static char *state_dup(const struct dev_view *v, const char *key)
 	size_t len = v->state ? strlen(v->state) + 1 : 0;
 	char *buf = len ? malloc(len) : NULL;
 
-	if (buf && json_lookup_string(v->state, key, buf, len) == 0)
+	if (buf && runstate_lookup_string(v->state, key, buf, len) == 0)
 		return buf;
 	free(buf);
 	return NULL;
@@ -519,7 +487,7 @@ static uint64_t state_u64(const struct dev_view *v, const char *key)
 	int64_t x = 0;
 
 	if (v->state)
-		json_lookup_int(v->state, key, &x);
+		runstate_lookup_int(v->state, key, &x);
 	return (uint64_t)x;
 }
 

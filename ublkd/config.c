@@ -45,6 +45,7 @@ static const struct key generic_keys[] = {
 	{ "max_io",	  "max-io",	  K_VALUE,  "max_io = \"512K\";" },
 	{ "zero_copy",	  "zero-copy",	  K_BOOL,   "zero_copy = true;" },
 	{ "user_copy",	  "user-copy",	  K_BOOL,   "user_copy = true;" },
+	{ "need_get_data", "need-get-data", K_BOOL, "need_get_data = true;" },
 	{ "zc_mechanism", "zc-mechanism", K_STRING, "zc_mechanism = \"auto\";" },
 	{ "read_only",	  "read-only",	  K_BOOL,   "read_only = true;" },
 	{ "recovery",	  "recovery",	  K_STRING, "recovery = \"reissue\";" },
@@ -285,10 +286,19 @@ static int apply(struct dev_config *cfg, const struct ublkd_target_ops *ops,
 		 const char *value)
 {
 	const char *want = NULL;
-	int ret = options_set(cfg, ops, option, value, &want);
+	int n = cfg->nr_topts, ret = options_set(cfg, ops, option, value, &want);
+	char buf[4096];
 
-	if (ret == 0)
+	if (ret == 0) {
+		/* A target option: the target checks it later, and its message
+		 * then starts with where it came from. */
+		if (cfg->nr_topts > n &&
+		    asprintf(&cfg->topts[n].where, "%s:%u: key '%s': ",
+			     file_of(path, config_setting_source_file(s), buf, sizeof(buf)),
+			     config_setting_source_line(s), config_setting_name(s)) < 0)
+			cfg->topts[n].where = NULL;
 		return 0;
+	}
 	if (ret == -2)
 		key_error(path, s, "this ublkd has no option --%s; update ublkd or "
 			  "remove the key", option);
@@ -298,6 +308,76 @@ static int apply(struct dev_config *cfg, const struct ublkd_target_ops *ops,
 	else
 		key_error(path, s, "cannot be applied (out of memory?)");
 	return -1;
+}
+
+/* recovery_record = { config = "..."; backing = ( { path = "..."; dev = 1L;
+ * ino = 2L; size = 3L; }, ... ); };  what ublkd writes into a device's
+ * recovery record (device.c) besides the option keys. */
+static int load_record(struct dev_config *cfg, const char *path, config_setting_t *rec)
+{
+	config_setting_t *list, *b, *s;
+	const char *str;
+	int i, n;
+
+	if (!config_setting_is_group(rec)) {
+		key_error(path, rec, "expected a group { ... }; it is written by ublkd, "
+			  "see ublkd.conf(5)");
+		return -1;
+	}
+	if (config_setting_lookup_string(rec, "config", &str) == CONFIG_TRUE && str[0]) {
+		free(cfg->config);
+		if (!(cfg->config = strdup(str)))
+			return -1;
+	}
+	list = config_setting_get_member(rec, "backing");
+	n = list ? config_setting_length(list) : 0;
+	if (list && !config_setting_is_list(list)) {
+		key_error(path, list, "expected a list ( { path = ...; dev = ...; ino = ...; "
+			  "size = ...; } )");
+		return -1;
+	}
+	cfg->backing = calloc(n ? n : 1, sizeof(*cfg->backing));
+	if (!cfg->backing)
+		return -1;
+	for (i = 0; i < n; i++) {
+		struct backing_id *id = &cfg->backing[i];
+		long long dev, ino, size;
+
+		b = config_setting_get_elem(list, i);
+		if (config_setting_lookup_string(b, "path", &str) != CONFIG_TRUE ||
+		    str[0] != '/' ||
+		    config_setting_lookup_int64(b, "dev", &dev) != CONFIG_TRUE ||
+		    config_setting_lookup_int64(b, "ino", &ino) != CONFIG_TRUE ||
+		    config_setting_lookup_int64(b, "size", &size) != CONFIG_TRUE) {
+			s = b;
+			key_error(path, s, "a backing entry needs path (absolute), dev, ino and "
+				  "size; it is written by ublkd, do not edit it");
+			return -1;
+		}
+		if (!(id->path = strdup(str)))
+			return -1;
+		id->dev = dev;
+		id->ino = ino;
+		id->size = size;
+		cfg->nr_backing++;
+	}
+	return 0;
+}
+
+/* The directory of config file path, absolute: relative PATH values in the
+ * file are relative to it. */
+static char *file_dir(const char *path)
+{
+	char *abs = realpath(path, NULL), *slash;
+
+	if (!abs)
+		return NULL;
+	slash = strrchr(abs, '/');
+	if (slash == abs)
+		slash[1] = 0;
+	else
+		*slash = 0;
+	return abs;
 }
 
 int config_load(struct dev_config *cfg, const char *path,
@@ -310,6 +390,12 @@ int config_load(struct dev_config *cfg, const char *path,
 
 	if (read_file(&c, path) < 0)
 		return -1;
+	free(cfg->path_base);
+	cfg->path_base = file_dir(path);
+	if (!cfg->path_base) {
+		ublkd_error("%s: cannot find its directory: %s", path, strerror(errno));
+		goto out;
+	}
 	root = config_root_setting(&c);
 	n = config_setting_length(root);
 	if (!config_setting_get_member(root, "target")) {
@@ -327,6 +413,11 @@ int config_load(struct dev_config *cfg, const char *path,
 
 		s = config_setting_get_elem(root, i);
 		name = config_setting_name(s);
+		if (!strcmp(name, "recovery_record")) {
+			if (load_record(cfg, path, s) < 0)
+				goto out;
+			continue;
+		}
 		/* The same key twice, spelled with '-' once and '_' once
 		 * (libconfig itself refuses exact duplicates). */
 		for (j = 0; j < i; j++) {
@@ -350,7 +441,8 @@ int config_load(struct dev_config *cfg, const char *path,
 			snprintf(example, sizeof(example), "%s", k->example);
 		} else if (o && o->name) {
 			option = o->name;
-			kind = o->has_arg ? K_VALUE : K_BOOL;
+			kind = !o->has_arg ? K_BOOL : o->type == UBLKD_OPT_PATH ||
+			       o->type == UBLKD_OPT_ENUM ? K_STRING : K_VALUE;
 			if (o->has_arg)
 				snprintf(example, sizeof(example), "%s = \"%s\";", name,
 					 o->arg_name ? o->arg_name : "VALUE");
@@ -393,6 +485,9 @@ int config_load(struct dev_config *cfg, const char *path,
 	}
 	ret = 0;
 out:
+	/* the command line's relative paths are relative to the cwd */
+	free(cfg->path_base);
+	cfg->path_base = NULL;
 	config_destroy(&c);
 	return ret;
 }

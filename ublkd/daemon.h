@@ -52,7 +52,16 @@ enum recovery_mode {
 
 struct target_opt {
 	char *name;
-	char *value;		/* NULL for switches */
+	char *value;		/* NULL for switches; PATH options absolute */
+	char *where;		/* "FILE:LINE: key 'K': " from a config file,
+				 * for the target's messages; else NULL */
+};
+
+/* Which file a backing path named when the device was first started. */
+struct backing_id {
+	char *path;		/* absolute */
+	uint64_t dev, ino;	/* st_dev/st_ino; a block device: st_rdev, ino 0 */
+	uint64_t size;		/* bytes */
 };
 
 /* Everything the user asked for, from the command line or a config file. */
@@ -65,6 +74,8 @@ struct dev_config {
 	uint32_t max_io_bytes;	/* --max-io */
 	enum ublkd_data_mode data_mode;
 	enum zc_mech zc_force;	/* --zc-mechanism: ZC_NONE means best */
+	int need_get_data;	/* -g 1, --need-get-data: UBLK_F_NEED_GET_DATA,
+				 * writes' data fetched after the request */
 	int read_only;
 	int need_get_data;	/* -g 1: UBLK_F_NEED_GET_DATA (copy mode) */
 	char *io_scheduler;	/* --io-scheduler: NULL is "none"; "keep" */
@@ -80,13 +91,20 @@ struct dev_config {
 	struct target_opt *topts;
 	int nr_topts;
 	char *argv_line;	/* the options, for the runtime state file */
-	int argc;		/* the options as given, saved for recovery */
-	char **argv;
+	char *path_base;	/* relative PATH values are relative to this
+				 * directory (a config file's); NULL: the cwd */
+	struct backing_id *backing; /* from a recovery record: what the */
+	int nr_backing;		/* backing paths must still name */
 };
 
 struct ublkd_target {
-	const struct ublkd_target_ops *ops;
+	const struct ublkd_target_ops *ops;	/* &ops_copy */
+	struct ublkd_target_ops ops_copy;	/* the plugin's, zero-filled past
+						 * its struct_size */
+	struct ublkd_option *options;		/* the plugin's, in this ublkd's
+						 * layout (ops_copy.options) */
 	void *dl;
+	int opened;				/* open() succeeded, close() due */
 	void *priv;
 	struct ublkd_setup setup;
 };
@@ -168,12 +186,19 @@ void options_free(struct dev_config *cfg);
 int options_set(struct dev_config *cfg, const struct ublkd_target_ops *ops,
 		const char *name, const char *value, const char **want);
 const char *options_find_config(int argc, char **argv);
+int options_find_recover(int argc, char **argv, int *id);
+int options_only_meta(const struct dev_config *cfg);
+int options_validate(const struct dev_config *cfg, const struct ublkd_target_ops *ops);
+char *options_absolute(const char *base, const char *path);
+const char *options_recovery_name(enum recovery_mode r);
 void options_print(FILE *f, const struct dev_config *cfg);
 
 /* plugin.c */
 int plugin_load(struct ublkd_target *t, const char *name);
 void plugin_unload(struct ublkd_target *t);
 int plugin_configure(struct ublkd_target *t, const struct dev_config *cfg);
+int plugin_open(struct ublkd_target *t, struct ublkd_setup *s);
+void plugin_close(struct ublkd_target *t);
 
 /* device.c */
 int device_setup(struct ublkd_dev *dev);
@@ -181,7 +206,9 @@ int device_recover_check(struct ublkd_dev *dev, int quiet);
 int device_find_by_config(const char *path);
 int device_recover_setup(struct ublkd_dev *dev);
 int device_end_recovery(struct ublkd_dev *dev);
-int device_save_args(struct ublkd_dev *dev);
+int device_write_record(struct ublkd_dev *dev);
+int device_check_backing(const struct ublkd_dev *dev);
+int device_waiting(uint32_t id);
 int device_start(struct ublkd_dev *dev);
 int device_set_scheduler(struct ublkd_dev *dev);
 void device_stop(struct ublkd_dev *dev, int stop_kernel_dev);

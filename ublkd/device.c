@@ -13,7 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 #include "daemon.h"
-#include "json.h"
 #include "log.h"
 #include "parse.h"
 #include "runstate.h"
@@ -250,27 +249,6 @@ int device_recover_check(struct ublkd_dev *dev, int quiet)
 	return 1;
 }
 
-/* The device last started from config file path whose daemon is gone,
- * from the state files; -1 when none.  (A daemon still serving it makes
- * the recovery check below refuse, naming its pid.) */
-int device_find_by_config(const char *path)
-{
-	uint32_t ids[256];
-	char conf[4096];
-	int n, i, id = -1;
-
-	n = ctrl_list_ids(ids, 256);
-	for (i = 0; i < n && id < 0; i++) {
-		char *state = runstate_read(ids[i]);
-
-		if (state && json_lookup_string(state, "config", conf, sizeof(conf)) == 0 &&
-		    !strcmp(conf, path))
-			id = (int)ids[i];
-		free(state);
-	}
-	return id;
-}
-
 /* START_USER_RECOVERY, then open the device like a new daemon would. */
 int device_recover_setup(struct ublkd_dev *dev)
 {
@@ -442,64 +420,40 @@ uint64_t device_bytes_copied(const struct ublkd_dev *dev)
 	return sum;
 }
 
-/* /run/ublkd/<id>.json for `ublk list`, `del` and `recover`. */
+/* /run/ublkd/<id>.state for `ublk list`, `del` and `recover`: a libconfig
+ * file, read back with libconfig (runstate_lookup_*). */
 int device_write_runstate(struct ublkd_dev *dev)
 {
 	const struct ublkd_setup *s = &dev->target.setup;
-	char tmp[256], path[64];
-	struct json j;
-	FILE *f;
+	config_setting_t *r;
+	char path[64];
+	int ret = 0;
+	config_t c;
 
-	f = runstate_create(dev->info.dev_id, tmp, sizeof(tmp));
-	if (!f)
-		return -errno;
-	json_init(&j, f);
-	json_open_object(&j, NULL);
-	json_uint(&j, "id", dev->info.dev_id);
-	json_int(&j, "pid", getpid());
+	config_init(&c);
+	r = config_root_setting(&c);
+	ret |= runstate_add_int(r, "id", dev->info.dev_id);
+	ret |= runstate_add_int(r, "pid", getpid());
 	snprintf(path, sizeof(path), UBLK_BLOCK_FMT, dev->info.dev_id);
-	json_string(&j, "block_device", path);
+	ret |= runstate_add_string(r, "block_device", path);
 	snprintf(path, sizeof(path), UBLK_CHAR_FMT, dev->info.dev_id);
-	json_string(&j, "char_device", path);
-	json_string(&j, "target", dev->target.ops->name);
-	json_string(&j, "description", s->description ? s->description : "");
-	json_string(&j, "options", dev->cfg.argv_line ? dev->cfg.argv_line : "");
-	json_uint(&j, "size", s->size);
-	json_uint(&j, "logical_block_size", s->logical_block_size);
-	json_uint(&j, "queues", dev->info.nr_hw_queues);
-	json_uint(&j, "depth", dev->info.queue_depth);
-	json_uint(&j, "max_io_bytes", dev->max_io_bytes);
-	json_bool(&j, "read_only", !!(s->flags & UBLKD_PARAM_READ_ONLY));
-	json_string(&j, "copy_mode", device_mode_name(dev));
-	json_string(&j, "zero_copy_mechanism", zc_name(dev->zc));
-	json_uint(&j, "bytes_copied", device_bytes_copied(dev));
-	json_string(&j, "recovery", recovery_name(dev->info.flags));
-	json_string(&j, "config", dev->cfg.config ? dev->cfg.config : "");
-	json_uint(&j, "flags", dev->info.flags);
-	json_close_object(&j);
-	json_end(&j);
-	return runstate_commit(dev->info.dev_id, f, tmp);
-}
-
-/* /run/ublkd/<id>.args: the options as given, NUL-separated, so that
- * `ublk recover` can start a new daemon the way the first was started. */
-int device_save_args(struct ublkd_dev *dev)
-{
-	char path[256];
-	FILE *f;
-	int i;
-
-	runstate_path(dev->info.dev_id, "args", path, sizeof(path));
-	f = fopen(path, "we");
-	if (!f)
-		return -errno;
-	for (i = 0; i < dev->cfg.argc; i++) {
-		const char *a = dev->cfg.argv[i];
-
-		if (!strncmp(a, "--ready-fd", 10) || !strcmp(a, "--recover") ||
-		    !strcmp(a, "--foreground"))
-			continue;
-		fwrite(a, 1, strlen(a) + 1, f);
-	}
-	return fclose(f) ? -errno : 0;
+	ret |= runstate_add_string(r, "char_device", path);
+	ret |= runstate_add_string(r, "target", dev->target.ops->name);
+	ret |= runstate_add_string(r, "description", s->description ? s->description : "");
+	ret |= runstate_add_string(r, "options", dev->cfg.argv_line ? dev->cfg.argv_line : "");
+	ret |= runstate_add_int(r, "size", (int64_t)s->size);
+	ret |= runstate_add_int(r, "logical_block_size", s->logical_block_size);
+	ret |= runstate_add_int(r, "queues", dev->info.nr_hw_queues);
+	ret |= runstate_add_int(r, "depth", dev->info.queue_depth);
+	ret |= runstate_add_int(r, "max_io_bytes", dev->max_io_bytes);
+	ret |= runstate_add_bool(r, "read_only", !!(s->flags & UBLKD_PARAM_READ_ONLY));
+	ret |= runstate_add_string(r, "copy_mode", device_mode_name(dev));
+	ret |= runstate_add_string(r, "zero_copy_mechanism", zc_name(dev->zc));
+	ret |= runstate_add_int(r, "bytes_copied", (int64_t)device_bytes_copied(dev));
+	ret |= runstate_add_string(r, "recovery", recovery_name(dev->info.flags));
+	ret |= runstate_add_string(r, "config", dev->cfg.config ? dev->cfg.config : "");
+	ret |= runstate_add_int(r, "flags", (int64_t)dev->info.flags);
+	ret = ret ? -ENOMEM : runstate_write(dev->info.dev_id, "state", NULL, &c);
+	config_destroy(&c);
+	return ret;
 }

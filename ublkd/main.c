@@ -25,6 +25,7 @@
 #include "ublk-features.h"
 #include "log.h"
 #include "parse.h"
+#include "runstate.h"
 
 static void usage(FILE *f)
 {
@@ -45,9 +46,8 @@ static void usage(FILE *f)
 		"      --max-io SIZE      largest request, 4K-32M (default 512K)\n"
 		"  -z, --zero-copy        lend request pages to the target's I/O (Linux 6.15+)\n"
 		"      --user-copy        copy with pread/pwrite on /dev/ublkcN\n"
-		"  -g 0|1                 ublksrv's NEED_GET_DATA: writes fetch their data\n"
-		"                         on demand (copy mode only; Linux 6.0+)\n"
-		"  -u 0|1                 ublksrv's complete-in-task: accepted, does nothing\n"
+		"  -g, --need-get-data    (-g 0|1) fetch a write's data after the request\n"
+		"  -u 0|1                 ublksrv's complete-in-task: accepted, no effect\n"
 		"      --zc-mechanism M   auto, register or fused (default: best the kernel has)\n"
 		"      --read-only        export the device read-only\n"
 		"      --owner USER[:GROUP]  give /dev/ublkbN to USER (and GROUP) once live\n"
@@ -213,7 +213,7 @@ static int open_target(struct ublkd_dev *dev)
 	s->data_mode = dev->cfg.data_mode;
 	s->nr_queues = dev->cfg.nr_queues;
 	s->queue_depth = dev->cfg.depth;
-	if (dev->target.ops->open(&dev->target, s) < 0)
+	if (plugin_open(&dev->target, s) < 0)
 		return -1;
 
 	if (!s->logical_block_size)
@@ -378,6 +378,78 @@ static void serve(struct ublkd_dev *dev, int sfd)
 	}
 }
 
+static int device_exists(int id)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/sys/class/ublk-char/ublkc%d", id);
+	return access(path, F_OK) == 0;
+}
+
+/* The device to recover (from its record) instead of adding one: -1 none,
+ * -2 after an error.  *by_config: found through its config file. */
+static int pick_recovery(int argc, char **argv, const char *conf, int *by_config)
+{
+	char *abs;
+	int id, check = 0, i;
+
+	for (i = 1; i < argc; i++)
+		check |= !strcmp(argv[i], "--check");
+	if (options_find_recover(argc, argv, &id)) {
+		if (id < 0) {
+			ublkd_error("--recover needs the device id: add -n ID");
+			return -2;
+		}
+		if (conf) {
+			ublkd_error("--recover takes the device's configuration from its recovery "
+				    "record, not from %s: drop the config file", conf);
+			return -2;
+		}
+		return id;
+	}
+	if (check)
+		return -1;	/* --check looks at the options, not at devices */
+	if (conf && (abs = realpath(conf, NULL))) {
+		id = device_find_by_config(abs);
+		free(abs);
+		if (id >= 0 && device_waiting(id)) {
+			*by_config = 1;
+			return id;
+		}
+	}
+	return -1;
+}
+
+/* Recovering: the record is the configuration; the command line may only
+ * say how to run (--ready-fd, -v, --check, the id). */
+static int apply_recovery_args(struct dev_config *cfg, int id, const char *rec,
+			       int argc, char **argv, const struct ublkd_target_ops *ops)
+{
+	struct dev_config cli = { .dev_id = -1, .ready_fd = -1 };
+	int ret = -1;
+
+	if (options_parse(&cli, argc, argv, ops) < 0)
+		goto out;
+	if (!options_only_meta(&cli)) {
+		ublkd_error("device %d is recovered with the configuration of its recovery record "
+			    "%s: drop the other device options from the command line", id, rec);
+		goto out;
+	}
+	if (cfg->dev_id != id || (cli.dev_id >= 0 && cli.dev_id != id)) {
+		ublkd_error("the recovery record %s is for device %d, not %d: delete the device "
+			    "with 'ublk del -n %d'", rec, cfg->dev_id, id, id);
+		goto out;
+	}
+	cfg->recover = 1;
+	cfg->ready_fd = cli.ready_fd;
+	cfg->verbose = cli.verbose;
+	cfg->check = cli.check;
+	ret = 0;
+out:
+	options_free(&cli);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	struct ublkd_dev dev = {
@@ -388,9 +460,10 @@ int main(int argc, char **argv)
 		.cond = PTHREAD_COND_INITIALIZER,
 	};
 	const char *type, *conf;
-	char conf_path[4096], *conf_target = NULL;
+	char conf_path[4096], rec_path[4096], *conf_target = NULL;
 	sigset_t sigs;
 	int sfd = -1, ret, status = 1, recovering = 0, served = 0, by_config = 0, skip = 0, i;
+	int recover_id;
 
 	log_init("ublkd", LOG_LVL_INFO);
 	for (i = 1; i < argc; i++) {
@@ -415,6 +488,27 @@ int main(int argc, char **argv)
 			    "(target = \"...\";) and drop -t", conf);
 		return UBLKD_EXIT_CONFIG;
 	}
+	/* A device that waits for a daemon after a crash is taken over, from
+	 * its recovery record: asked for with --recover -n ID, or found by
+	 * the config file it was started from (systemd restarting
+	 * ublkd@NAME). */
+	recover_id = pick_recovery(argc, argv, conf, &by_config);
+	if (recover_id == -2)
+		return 1;
+	if (recover_id >= 0) {
+		runstate_path(recover_id, "conf", rec_path, sizeof(rec_path));
+		if (access(rec_path, R_OK) < 0) {
+			if (!device_exists(recover_id))
+				ublkd_error("cannot recover device %d: no such ublk device "
+					    "(see 'ublk list')", recover_id);
+			else
+				ublkd_error("cannot recover device %d: it has no recovery record "
+					    "(%s: %s); delete it with 'ublk del -n %d'", recover_id,
+					    rec_path, strerror(errno), recover_id);
+			return 1;
+		}
+		conf = rec_path;
+	}
 	if (conf && !(conf_target = config_read_target(conf)))
 		return UBLKD_EXIT_CONFIG;
 	type = conf ? conf_target : options_find_type(argc, argv);
@@ -432,9 +526,11 @@ int main(int argc, char **argv)
 	status = UBLKD_EXIT_CONFIG;
 	if (conf && config_load(&dev.cfg, conf, dev.target.ops) < 0)
 		goto out_plugin;
-	if (conf)
+	if (conf && recover_id < 0)
 		dev.cfg.config = realpath(conf, NULL);
-	if (options_parse(&dev.cfg, argc - skip, argv + skip, dev.target.ops) < 0)
+	if (recover_id >= 0 ? apply_recovery_args(&dev.cfg, recover_id, rec_path, argc - skip,
+						  argv + skip, dev.target.ops) < 0 :
+	    options_parse(&dev.cfg, argc - skip, argv + skip, dev.target.ops) < 0)
 		goto out_plugin;
 	/* The target was loaded by a first look for -t; an option's value
 	 * that starts with -t (--io-scheduler -tnull) fools that look, and
@@ -445,29 +541,29 @@ int main(int argc, char **argv)
 			    type, dev.cfg.target ? dev.cfg.target : "none");
 		goto out_plugin;
 	}
+	/* Every path is absolute by now: nothing depends on where we were
+	 * started, and no directory is kept busy. */
+	if (chdir("/") < 0) {
+		ublkd_error("cannot change to /: %s", strerror(errno));
+		goto out_plugin;
+	}
 	if (dev.cfg.verbose)
 		log_init("ublkd", LOG_LVL_DEBUG);
 	if (!dev.cfg.nr_queues)
 		dev.cfg.nr_queues = default_queues();
 	if (!dev.cfg.depth)
 		dev.cfg.depth = DEFAULT_QUEUE_DEPTH;
-	if (plugin_configure(&dev.target, &dev.cfg) < 0) {
-		/* close() frees what the target's config() kept (ASan) */
-		if (dev.target.ops->close)
-			dev.target.ops->close(&dev.target);
+	if (options_validate(&dev.cfg, dev.target.ops) < 0)
 		goto out_plugin;
-	}
+	if (plugin_configure(&dev.target, &dev.cfg) < 0)
+		goto out_plugin;
 	status = 1;
 	if (dev.cfg.check) {
 		options_print(stdout, &dev.cfg);
-		if (dev.target.ops->close)
-			dev.target.ops->close(&dev.target);
 		status = 0;
 		goto out_plugin;
 	}
 	dev.cfg.argv_line = join_args(argc - 1, argv + 1);
-	dev.cfg.argc = argc - 1;
-	dev.cfg.argv = argv + 1;
 
 	/* Signals are handled by the main thread alone, through a signalfd;
 	 * the queue threads inherit the blocked mask. */
@@ -492,33 +588,32 @@ int main(int argc, char **argv)
 			    "GET_FEATURES (Linux 6.5+); upgrade the kernel", kernel_release());
 		goto out_ctrl;
 	}
-	if (dev.cfg.recover && dev.cfg.dev_id < 0) {
-		ublkd_error("--recover needs the device id: add -n ID");
-		goto out_ctrl;
-	}
-	/* A device that waits for a daemon after a crash is taken over, not
-	 * added: asked for with --recover, found by its fixed id, or found by
-	 * the config file it was started from (systemd restarting ublkd@NAME). */
-	if (dev.cfg.dev_id < 0 && dev.cfg.config) {
-		dev.cfg.dev_id = device_find_by_config(dev.cfg.config);
-		by_config = dev.cfg.dev_id >= 0;
-	}
-	if (dev.cfg.dev_id >= 0) {
-		recovering = device_recover_check(&dev, !dev.cfg.recover);
-		if (recovering < 0)
+	if (recover_id >= 0) {
+		recovering = device_recover_check(&dev, 0);
+		if (recovering <= 0)
 			goto out_ctrl;
-		if (!recovering && by_config)
-			dev.cfg.dev_id = -1;	/* not waiting: start a new device */
-		if (recovering && !dev.cfg.recover)
+		if (by_config)
 			ublkd_info("device %d is waiting for a daemon after a crash: recovering it",
 				   dev.cfg.dev_id);
+		/* before the target opens anything */
+		if (device_check_backing(&dev) < 0)
+			goto out_ctrl;
+	} else if (dev.cfg.dev_id >= 0 && device_recover_check(&dev, 1) > 0) {
+		ublkd_error("device %d is waiting for its daemon after a crash: recover it with "
+			    "'ublk recover -n %d', or delete it with 'ublk del -n %d'",
+			    dev.cfg.dev_id, dev.cfg.dev_id, dev.cfg.dev_id);
+		goto out_ctrl;
 	}
 	if (!recovering && (choose_data_mode(&dev) < 0 || check_recovery(&dev) < 0))
 		goto out_ctrl;
 	if (open_target(&dev) < 0)
-		goto out_ctrl;
+		goto out_target;	/* close() only if open() succeeded */
 	if ((recovering ? device_recover_setup(&dev) : device_setup(&dev)) < 0)
 		goto out_target;
+	/* The record goes down before the device can be used, so that a
+	 * daemon dying from here on leaves a device that can be recovered. */
+	if (!recovering && device_write_record(&dev) < 0 && dev.cfg.recovery != RECOVERY_OFF)
+		goto out_delete;
 	if (start_queues(&dev) < 0)
 		goto out_delete;
 	if ((recovering ? device_end_recovery(&dev) : device_start(&dev)) < 0)
@@ -536,8 +631,6 @@ int main(int argc, char **argv)
 			goto out_stop;
 		}
 	}
-	if (!recovering)
-		device_save_args(&dev);
 	announce_ready(&dev);
 
 	serve(&dev, sfd);
@@ -553,8 +646,7 @@ out_stop:
 out_delete:
 	device_delete(&dev, served || !recovering);
 out_target:
-	if (dev.target.ops->close)
-		dev.target.ops->close(&dev.target);
+	plugin_close(&dev.target);
 out_ctrl:
 	ctrl_close(&dev.ctrl);
 out_fds:

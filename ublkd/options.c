@@ -18,7 +18,7 @@
 enum {
 	OPT_MAX_IO = 256, OPT_USER_COPY, OPT_ZC_MECH, OPT_READ_ONLY, OPT_READY_FD,
 	OPT_FOREGROUND, OPT_RECOVERY, OPT_RECOVER, OPT_CONFIG, OPT_CHECK,
-	OPT_OWNER, OPT_IO_SCHED, OPT_TARGET_BASE = 1000,
+	OPT_OWNER, OPT_IO_SCHED, OPT_NEED_GET_DATA, OPT_TARGET_BASE = 1000,
 };
 
 static const struct option generic_opts[] = {
@@ -32,6 +32,8 @@ static const struct option generic_opts[] = {
 	{ "zero-copy",		no_argument,	   NULL, 'z' },
 	{ "zerocopy",		no_argument,	   NULL, 'z' },
 	{ "user-copy",		no_argument,	   NULL, OPT_USER_COPY },
+	{ "need-get-data",	no_argument,	   NULL, OPT_NEED_GET_DATA },
+	{ "batch-io",		no_argument,	   NULL, 'b' },
 	{ "usercopy",		no_argument,	   NULL, OPT_USER_COPY },
 	{ "zc-mechanism",	required_argument, NULL, OPT_ZC_MECH },
 	{ "read-only",		no_argument,	   NULL, OPT_READ_ONLY },
@@ -47,11 +49,11 @@ static const struct option generic_opts[] = {
 	{ "verbose",		no_argument,	   NULL, 'v' },
 };
 #define NR_GENERIC (sizeof(generic_opts) / sizeof(generic_opts[0]))
-/* ublksrv's spellings: -r 0|1 recovery, -i 0|1 reissue (our default when
- * recovery is on), -e 0|1 fail I/O while no daemon; -g 0|1 NEED_GET_DATA;
- * -u 0|1 "complete in task" (nothing to do: the kernel always does);
- * -b batch I/O, refused. */
-static const char generic_short[] = "+t:n:q:d:s:zu:r:i:e:g:bv";
+/* ublksrv's spellings: -u 0|1 complete uring commands in task (accepted,
+ * nothing to do: ublkd's kernels always do); -g 0|1 NEED_GET_DATA; -b batch
+ * I/O (refused until it exists); -r 0|1 recovery, -i 0|1 reissue (our
+ * default when recovery is on), -e 0|1 fail I/O while no daemon. */
+static const char generic_short[] = "+t:n:q:d:s:zu:g:br:i:e:v";
 
 static int zero_one(const char *opt, const char *arg, int *out)
 {
@@ -106,15 +108,98 @@ static int parse_owner(const char *arg, uid_t *uid, gid_t *gid)
 	return 0;
 }
 
-static int add_topt(struct dev_config *cfg, const char *name, const char *value)
+/* path made absolute against base (NULL: the current directory); malloc'd,
+ * NULL when out of memory or the directory cannot be found. */
+char *options_absolute(const char *base, const char *path)
 {
-	struct target_opt *o = realloc(cfg->topts, (cfg->nr_topts + 1) * sizeof(*o));
+	char cwd[4096], *out;
 
-	if (!o)
+	if (path[0] == '/')
+		return strdup(path);
+	if (!base) {
+		if (!getcwd(cwd, sizeof(cwd)))
+			return NULL;
+		base = cwd;
+	}
+	if (asprintf(&out, "%s%s%s", base, base[strlen(base) - 1] == '/' ? "" : "/",
+		     path) < 0)
+		return NULL;
+	return out;
+}
+
+/* A target option's value checked against its declared type; PATH values
+ * made absolute.  *out: the value to keep (malloc'd; NULL for a switch). */
+static int check_topt(const struct dev_config *cfg, const struct ublkd_option *o,
+		      const char *value, char **out)
+{
+	static char want[160];	/* outlives us: quiet_want may point here */
+	char opt[80];
+	uint64_t v;
+
+	*out = NULL;
+	if (!o->has_arg)
+		return 0;
+	snprintf(opt, sizeof(opt), "--%s", o->name);
+	switch (o->type) {
+	case UBLKD_OPT_INT:
+		if (parse_uint(value, o->min > 0 ? (uint64_t)o->min : 0,
+			       o->max > 0 ? (uint64_t)o->max : UINT64_MAX, &v)) {
+			snprintf(want, sizeof(want), "an integer from %lld to %lld",
+				 (long long)o->min, (long long)(o->max > 0 ? o->max : INT64_MAX));
+			return bad_value(opt, value, want);
+		}
+		break;
+	case UBLKD_OPT_SIZE:
+		if (parse_size(value, &v) || (o->max > o->min &&
+		    (v < (uint64_t)o->min || v > (uint64_t)o->max))) {
+			snprintf(want, sizeof(want), "a size such as 4096, 512K or 1G%s",
+				 o->max > o->min ? " within the option's range" : "");
+			return bad_value(opt, value, want);
+		}
+		break;
+	case UBLKD_OPT_ENUM: {
+		const char *const *c;
+		size_t n = 0;
+
+		for (c = o->choices; c && *c; c++)
+			if (!strcmp(*c, value))
+				break;
+		if (c && *c)
+			break;
+		want[0] = 0;
+		for (c = o->choices; c && *c && n < sizeof(want); c++)
+			n += snprintf(want + n, sizeof(want) - n, "%s%s", n ? ", " : "one of ", *c);
+		return bad_value(opt, value, want);
+	}
+	case UBLKD_OPT_PATH:
+		if (!value[0])
+			return bad_value(opt, value, "a file name");
+		*out = options_absolute(cfg->path_base, value);
+		return *out ? 0 : -1;
+	default:
+		break;
+	}
+	*out = strdup(value);
+	return *out ? 0 : -1;
+}
+
+static int add_topt(struct dev_config *cfg, const struct ublkd_option *opt,
+		    const char *value)
+{
+	struct target_opt *o;
+	char *v;
+
+	if (check_topt(cfg, opt, value, &v) < 0)
 		return -1;
+	o = realloc(cfg->topts, (cfg->nr_topts + 1) * sizeof(*o));
+	if (!o) {
+		free(v);
+		return -1;
+	}
 	cfg->topts = o;
-	o[cfg->nr_topts].name = strdup(name);
-	o[cfg->nr_topts].value = value ? strdup(value) : NULL;
+	o[cfg->nr_topts].name = strdup(opt->name);
+	o[cfg->nr_topts].value = v;
+	o[cfg->nr_topts].where = NULL;
 	cfg->nr_topts++;
 	return 0;
 }
@@ -127,8 +212,10 @@ static int generic(struct dev_config *cfg, int c, const char *arg)
 	switch (c) {
 	case 't':
 		free(cfg->target);
-		cfg->target = strdup(arg);
-		return 0;
+		/* a plugin named by its path: absolute, like every path */
+		cfg->target = strchr(arg, '/') ? options_absolute(cfg->path_base, arg)
+					       : strdup(arg);
+		return cfg->target ? 0 : -1;
 	case 'n':
 		if (parse_uint(arg, 0, 0x7fffffff, &v))
 			return bad_value("-n/--number", arg, "a device id (0 or more)");
@@ -160,6 +247,10 @@ static int generic(struct dev_config *cfg, int c, const char *arg)
 		cfg->data_mode = UBLKD_DATA_ZERO_COPY;
 		return 0;
 	case 'u':
+		/* ublksrv's UBLK_F_URING_CMD_COMP_IN_TASK: since Linux 6.x
+		 * the kernel completes uring commands in task context
+		 * anyway, so both values mean the same.  Not user copy
+		 * (--user-copy). */
 		if (strcmp(arg, "0") && strcmp(arg, "1"))
 			return bad_value("-u", arg, "0 or 1");
 		return 0;
@@ -168,8 +259,11 @@ static int generic(struct dev_config *cfg, int c, const char *arg)
 			return bad_value("-g", arg, "0 or 1");
 		cfg->need_get_data = arg[0] == '1';
 		return 0;
+	case OPT_NEED_GET_DATA:
+		cfg->need_get_data = 1;
+		return 0;
 	case 'b':
-		ublkd_error("-b (ublksrv's batch I/O) is not supported by ublkd: drop -b");
+		ublkd_error("batch I/O (-b) is not implemented yet: drop -b");
 		return -1;
 	case OPT_USER_COPY:
 		cfg->data_mode = UBLKD_DATA_USER_COPY;
@@ -350,7 +444,7 @@ int options_parse(struct dev_config *cfg, int argc, char **argv,
 		else if (c < 256 && !strchr(generic_short + 1, c))
 			o = short_to_target(ops, c);
 		if (o) {
-			if (add_topt(cfg, o->name, o->has_arg ? optarg : NULL)) {
+			if (add_topt(cfg, o, o->has_arg ? optarg : NULL)) {
 				ret = -1;
 				break;
 			}
@@ -388,8 +482,12 @@ int options_set(struct dev_config *cfg, const struct ublkd_target_ops *ops,
 		return ret;
 	}
 	for (o = ops->options; o && o->name; o++)
-		if (!strcmp(o->name, name))
-			return add_topt(cfg, o->name, o->has_arg ? value : NULL);
+		if (!strcmp(o->name, name)) {
+			quiet_want = want;
+			ret = add_topt(cfg, o, o->has_arg ? value : NULL);
+			quiet_want = NULL;
+			return ret;
+		}
 	return -2;
 }
 
@@ -407,13 +505,101 @@ const char *options_find_config(int argc, char **argv)
 	return NULL;
 }
 
-/* s in single quotes for sh, each ' in it written as '\'' (fuzzing/fuzz-check). */
-static void print_quoted(FILE *f, const char *s)
+/* --recover given?  Then *id is -n's value (-1 when absent). */
+int options_find_recover(int argc, char **argv, int *id)
 {
+	const char *n = NULL;
+	int i, found = 0;
+	uint64_t v;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--recover"))
+			found = 1;
+		else if ((!strcmp(argv[i], "-n") || !strcmp(argv[i], "--number")) && i + 1 < argc)
+			n = argv[++i];
+		else if (!strncmp(argv[i], "--number=", 9))
+			n = argv[i] + 9;
+		else if (!strncmp(argv[i], "-n", 2) && argv[i][2])
+			n = argv[i] + 2;
+	}
+	*id = n && !parse_uint(n, 0, 0x7fffffff, &v) ? (int)v : -1;
+	return found;
+}
+
+/* What every start checks once all options are in, --check included:
+ * combinations and required options.  0, or -1 after one line. */
+int options_validate(const struct dev_config *cfg, const struct ublkd_target_ops *ops)
+{
+	const struct ublkd_option *o;
+	int i;
+
+	if (cfg->zc_force != ZC_NONE && cfg->data_mode != UBLKD_DATA_ZERO_COPY) {
+		ublkd_error("--zc-mechanism only applies to zero copy: add --zero-copy");
+		return -1;
+	}
+	for (o = ops->options; o && o->name; o++) {
+		if (!(o->flags & UBLKD_OPT_REQUIRED))
+			continue;
+		for (i = 0; i < cfg->nr_topts; i++)
+			if (!strcmp(cfg->topts[i].name, o->name))
+				break;
+		if (i == cfg->nr_topts) {
+			char key[64], *c;
+
+			snprintf(key, sizeof(key), "%s", o->config_key ? o->config_key : o->name);
+			for (c = key; *c; c++)
+				if (*c == '-')
+					*c = '_';
+			if (o->short_name)
+				ublkd_error("target %s needs -%c/--%s %s: add it (in a config "
+					    "file: %s = ...;)", ops->name, o->short_name, o->name,
+					    o->arg_name ? o->arg_name : "VALUE", key);
+			else
+				ublkd_error("target %s needs --%s %s: add it (in a config file: "
+					    "%s = ...;)", ops->name, o->name,
+					    o->arg_name ? o->arg_name : "VALUE", key);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Nothing but how to run (id, --recover, --ready-fd, -v) was asked for:
+ * no device option that a recovery record would have to override. */
+int options_only_meta(const struct dev_config *c)
+{
+	return !c->target && !c->nr_queues && !c->depth && !c->size && !c->max_io_bytes &&
+	       c->data_mode == UBLKD_DATA_COPY && c->zc_force == ZC_NONE && !c->read_only &&
+	       !c->need_get_data &&
+	       !c->io_scheduler && c->recovery == RECOVERY_REISSUE && !c->owner_set &&
+	       !c->nr_topts;
+}
+
+const char *options_recovery_name(enum recovery_mode r)
+{
+	static const char *const rec[] = {
+		[RECOVERY_REISSUE] = "reissue", [RECOVERY_FAIL_IO] = "fail-io",
+		[RECOVERY_OFF] = "off", [RECOVERY_ON] = "on",
+	};
+
+	return rec[r];
+}
+
+/* s as one shell word: as is when it has only safe characters, else in
+ * '...' with each ' written '\'' (newlines and any byte survive '...'). */
+static void print_word(FILE *f, const char *s)
+{
+	static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				   "0123456789_-+=/.,:@%";
+
+	if (s[0] && strspn(s, safe) == strlen(s)) {
+		fputs(s, f);
+		return;
+	}
 	fputc('\'', f);
 	for (; *s; s++) {
 		if (*s == '\'')
-			fputs("'\\''", f);	/* end the quote, \', quote again */
+			fputs("'\\''", f);
 		else
 			fputc(*s, f);
 	}
@@ -423,13 +609,10 @@ static void print_quoted(FILE *f, const char *s)
 /* --check: the device cfg describes, as one ublkd command line. */
 void options_print(FILE *f, const struct dev_config *cfg)
 {
-	static const char *const rec[] = {
-		[RECOVERY_REISSUE] = "reissue", [RECOVERY_FAIL_IO] = "fail-io",
-		[RECOVERY_OFF] = "off", [RECOVERY_ON] = "on",
-	};
 	int i;
 
-	fprintf(f, "ublkd -t %s", cfg->target);
+	fputs("ublkd -t ", f);
+	print_word(f, cfg->target);
 	if (cfg->dev_id >= 0)
 		fprintf(f, " -n %d", cfg->dev_id);
 	if (cfg->nr_queues)
@@ -448,12 +631,12 @@ void options_print(FILE *f, const struct dev_config *cfg)
 		fprintf(f, " --zc-mechanism %s", cfg->zc_force == ZC_AUTO ? "auto" :
 			cfg->zc_force == ZC_FUSED ? "fused" : "register");
 	if (cfg->need_get_data)
-		fprintf(f, " -g 1");
+		fprintf(f, " --need-get-data");
 	if (cfg->read_only)
 		fprintf(f, " --read-only");
 	if (cfg->io_scheduler)
-		fprintf(f, " --io-scheduler %s", cfg->io_scheduler);
-	fprintf(f, " --recovery %s", rec[cfg->recovery]);
+		fprintf(f, " --io-scheduler %s", cfg->io_scheduler);	/* [a-z0-9_-] */
+	fprintf(f, " --recovery %s", options_recovery_name(cfg->recovery));
 	if (cfg->owner_set) {
 		fprintf(f, " --owner %u", (unsigned int)cfg->owner_uid);
 		if (cfg->owner_gid != (gid_t)-1)
@@ -463,7 +646,7 @@ void options_print(FILE *f, const struct dev_config *cfg)
 		fprintf(f, " --%s", cfg->topts[i].name);
 		if (cfg->topts[i].value) {
 			fputc(' ', f);
-			print_quoted(f, cfg->topts[i].value);
+			print_word(f, cfg->topts[i].value);
 		}
 	}
 	fputc('\n', f);
@@ -492,6 +675,7 @@ void options_free(struct dev_config *cfg)
 	for (i = 0; i < cfg->nr_topts; i++) {
 		free(cfg->topts[i].name);
 		free(cfg->topts[i].value);
+		free(cfg->topts[i].where);
 	}
 	free(cfg->topts);
 	free(cfg->target);
@@ -500,6 +684,13 @@ void options_free(struct dev_config *cfg)
 	cfg->io_scheduler = NULL;
 	free(cfg->config);
 	cfg->config = NULL;
+	free(cfg->path_base);
+	cfg->path_base = NULL;
+	for (i = 0; i < cfg->nr_backing; i++)
+		free(cfg->backing[i].path);
+	free(cfg->backing);
+	cfg->backing = NULL;
+	cfg->nr_backing = 0;
 	cfg->topts = NULL;
 	cfg->target = NULL;
 	cfg->argv_line = NULL;

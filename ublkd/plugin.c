@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* plugin.c - loading target plugins (shared objects) with dlopen. */
 #include <dirent.h>
+#include <stddef.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
@@ -38,9 +39,47 @@ static void list_available(char *buf, size_t len)
 	closedir(d);
 }
 
+/* API 1 as first released: the size of its ops (up to queue_idle) and of
+ * its options (name to help). */
+#define UBLKD_OPS_SIZE_V1	offsetof(struct ublkd_target_ops, option_size)
+#define UBLKD_OPTION_SIZE_V1	offsetof(struct ublkd_option, type)
+
+/* The plugin's option table in this ublkd's layout: each entry is read
+ * with the plugin's stride (option_size) and zero-filled past it, so that
+ * the rest of ublkd reads one layout. */
+static int copy_options(struct ublkd_target *t, const char *path)
+{
+	const struct ublkd_option *o;
+	size_t stride = t->ops_copy.option_size, n = 0, i;
+	const char *p = (const char *)t->ops_copy.options;
+
+	if (!stride)
+		stride = UBLKD_OPTION_SIZE_V1;
+	if (stride < UBLKD_OPTION_SIZE_V1) {
+		ublkd_error("%s has a struct ublkd_option of %zu bytes, fewer than API 1's %zu: "
+			    "fix the plugin's option_size", path, stride,
+			    (size_t)UBLKD_OPTION_SIZE_V1);
+		return -1;
+	}
+	for (; p && ((const struct ublkd_option *)(p + n * stride))->name; n++)
+		;
+	t->options = calloc(n + 1, sizeof(*t->options));
+	if (!t->options) {
+		ublkd_error("out of memory");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		o = (const struct ublkd_option *)(p + i * stride);
+		memcpy(&t->options[i], o, stride < sizeof(*o) ? stride : sizeof(*o));
+	}
+	t->ops_copy.options = t->options;
+	t->ops_copy.option_size = sizeof(*t->options);
+	return 0;
+}
+
 int plugin_load(struct ublkd_target *t, const char *name)
 {
-	const struct ublkd_target_ops *(*entry)(void);
+	const struct ublkd_target_ops *(*entry)(void), *ops;
 	char path[4096], avail[512];
 
 	if (strchr(name, '/')) {
@@ -65,50 +104,91 @@ int plugin_load(struct ublkd_target *t, const char *name)
 			    "UBLKD_REGISTER_TARGET from <ublkd/target.h>", path, UBLKD_TARGET_ENTRY);
 		goto err;
 	}
-	t->ops = entry();
-	if (!t->ops || t->ops->api_version != UBLKD_TARGET_API_VERSION) {
+	ops = entry();
+	if (!ops || ops->api_version != UBLKD_TARGET_API_VERSION) {
 		ublkd_error("%s was built for target API version %u, this ublkd speaks "
 			    "version %u: rebuild the plugin against this ublkd's <ublkd/target.h>",
-			    path, t->ops ? t->ops->api_version : 0, UBLKD_TARGET_API_VERSION);
+			    path, ops ? ops->api_version : 0, UBLKD_TARGET_API_VERSION);
 		goto err;
 	}
-	if (t->ops->struct_size != sizeof(*t->ops)) {
-		ublkd_error("%s has a struct ublkd_target_ops of %u bytes, this ublkd's is %zu: "
-			    "rebuild the plugin against this ublkd's <ublkd/target.h>",
-			    path, t->ops->struct_size, sizeof(*t->ops));
+	if (ops->struct_size < UBLKD_OPS_SIZE_V1 || ops->struct_size > sizeof(t->ops_copy)) {
+		ublkd_error("%s has a struct ublkd_target_ops of %u bytes, this ublkd knows "
+			    "%zu to %zu: rebuild the plugin against this ublkd's <ublkd/target.h>",
+			    path, ops->struct_size, (size_t)UBLKD_OPS_SIZE_V1, sizeof(t->ops_copy));
 		goto err;
 	}
+	/* An older plugin's structure is shorter: what it lacks reads as 0. */
+	memset(&t->ops_copy, 0, sizeof(t->ops_copy));
+	memcpy(&t->ops_copy, ops, ops->struct_size);
+	t->ops = &t->ops_copy;
 	if (!t->ops->name || !t->ops->open || !t->ops->queue_io) {
 		ublkd_error("%s is an incomplete ublkd target (needs name, open and "
 			    "queue_io): fix the plugin", path);
 		goto err;
 	}
+	if (copy_options(t, path) < 0)
+		goto err;
 	return 0;
 err:
 	dlclose(t->dl);
 	t->dl = NULL;
 	t->ops = NULL;
+	free(t->options);
+	t->options = NULL;
 	return -EINVAL;
+}
+
+/*
+ * The lifecycle rule, kept here and nowhere else: close() if and only if
+ * open() succeeded, at most once; release() once, last, whatever happened.
+ */
+int plugin_open(struct ublkd_target *t, struct ublkd_setup *s)
+{
+	if (t->ops->open(t, s) < 0)
+		return -1;
+	t->opened = 1;
+	return 0;
+}
+
+void plugin_close(struct ublkd_target *t)
+{
+	if (t->opened && t->ops->close)
+		t->ops->close(t);
+	t->opened = 0;
 }
 
 void plugin_unload(struct ublkd_target *t)
 {
+	if (t->ops) {
+		plugin_close(t);
+		if (t->ops->release)
+			t->ops->release(t);
+	}
 	if (t->dl && !getenv("UBLKD_KEEP_PLUGINS"))	/* keep for leak reports */
 		dlclose(t->dl);
 	t->dl = NULL;
+	free(t->options);
+	t->options = NULL;
+	t->ops_copy.options = NULL;
 }
 
 int plugin_configure(struct ublkd_target *t, const struct dev_config *cfg)
 {
-	int i;
+	int i, ret;
 
 	for (i = 0; i < cfg->nr_topts; i++) {
 		if (!t->ops->config) {
 			ublkd_error("target %s takes no options", t->ops->name);
 			return -1;
 		}
-		if (t->ops->config(t, cfg->topts[i].name, cfg->topts[i].value) < 0)
+		log_set_context(cfg->topts[i].where);
+		ret = t->ops->config(t, cfg->topts[i].name, cfg->topts[i].value);
+		log_set_context(NULL);
+		if (ret < 0)
 			return -1;
 	}
+	/* the target's own combinations: the same for --check as for a start */
+	if (t->ops->check && t->ops->check(t) < 0)
+		return -1;
 	return 0;
 }

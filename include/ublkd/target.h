@@ -97,12 +97,39 @@ struct ublkd_setup {
 };
 
 /* ---- Options ---- */
+/* What an option's value is.  ublkd checks the value against the type (and
+ * the range or choices) before the target's config() sees it, for the
+ * command line and config files alike, and prints it back in --check. */
+enum ublkd_opt_type {
+	UBLKD_OPT_STRING = 0,	/* any text (has_arg 1), or a switch (has_arg 0) */
+	UBLKD_OPT_BOOL,		/* a switch: --NAME; in a file NAME = true; */
+	UBLKD_OPT_INT,		/* a decimal integer in [min, max] */
+	UBLKD_OPT_SIZE,		/* bytes: 4096, 512K, 1G; in [min, max] */
+	UBLKD_OPT_ENUM,		/* one of choices[] */
+	UBLKD_OPT_PATH,		/* a file name: ublkd makes it absolute (relative
+				 * to the caller's directory on the command line,
+				 * to the file's directory in a config file) */
+};
+
+/* flags */
+#define UBLKD_OPT_BACKING	(1U << 0)  /* PATH: the device's data lives there;
+					    * ublkd records the file's identity and
+					    * refuses to recover onto another file */
+#define UBLKD_OPT_REQUIRED	(1U << 1)  /* the target cannot start without it */
+
 struct ublkd_option {
 	const char *name;	/* long option, e.g. "file" for --file */
 	char	    short_name;	/* e.g. 'f' for -f, 0 for none */
 	int	    has_arg;	/* 0: a switch, 1: takes a value */
 	const char *arg_name;	/* for help, e.g. "PATH" */
 	const char *help;	/* one line */
+	/* Since ublkd 0.2 (ops.option_size set); an older plugin's options
+	 * read as STRING with none of these. */
+	enum ublkd_opt_type type;
+	uint32_t    flags;	/* UBLKD_OPT_* */
+	int64_t	    min, max;	/* INT, SIZE: the range (both 0: no range) */
+	const char *const *choices; /* ENUM: NULL-terminated */
+	const char *config_key;	/* NULL: name with '-' written '_' */
 };
 
 /* ---- The target ---- */
@@ -151,6 +178,21 @@ struct ublkd_target_ops {
 	/* Optional: called once per loop iteration before ublkd waits for
 	 * completions (e.g. to flush a library's queued work). */
 	void (*queue_idle)(struct ublkd_queue *q);
+
+	/* ---- Since ublkd 0.2.  ublkd reads only the first struct_size
+	 * bytes of this structure and zero-fills the rest (a target built
+	 * against an older header still loads).  New members are only
+	 * ever added here, at the end. */
+	uint32_t option_size;	/* sizeof(struct ublkd_option) */
+	/* Optional: after all config() calls and before open(), and for
+	 * `ublkd --check` (which never opens): refuse option combinations.
+	 * 0, or -1 after ublkd_error().  May be called before each open(). */
+	int  (*check)(struct ublkd_target *t);
+	/* Optional: called exactly once, last (after close() when open()
+	 * succeeded; also after a failed config()/check()/open() and after
+	 * --check): free what config() kept.  ublkd calls close() if and
+	 * only if open() succeeded. */
+	void (*release)(struct ublkd_target *t);
 };
 
 /* Exported by every target plugin. */

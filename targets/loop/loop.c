@@ -113,12 +113,19 @@ static const char *op_name(uint8_t op)
 /* ================================================================ setup */
 
 static const struct ublkd_option loop_options[] = {
-	{ "file", 'f', 1, "PATH", "backing regular file or block device (required)" },
-	{ "offset", 'o', 1, "BYTES", "start this far into the backing (multiple of 512; K/M/G)" },
-	{ "buffered", 0, 0, NULL, "use the page cache instead of direct I/O" },
-	{ "buffered-io", 0, 0, NULL, "the same as --buffered (ublksrv's --buffered_io)" },
-	{ "shared", 0, 0, NULL, "allow other devices with --shared on the same backing" },
-	{ NULL, 0, 0, NULL, NULL },
+	{ .name = "file", .short_name = 'f', .has_arg = 1, .arg_name = "PATH",
+	  .help = "backing regular file or block device (required)",
+	  .type = UBLKD_OPT_PATH, .flags = UBLKD_OPT_BACKING | UBLKD_OPT_REQUIRED },
+	{ .name = "offset", .short_name = 'o', .has_arg = 1, .arg_name = "BYTES",
+	  .help = "start this far into the backing (multiple of 512; K/M/G)",
+	  .type = UBLKD_OPT_SIZE },
+	{ .name = "buffered", .help = "use the page cache instead of direct I/O",
+	  .type = UBLKD_OPT_BOOL },
+	{ .name = "buffered-io", .help = "the same as --buffered (ublksrv's --buffered_io)",
+	  .type = UBLKD_OPT_BOOL },
+	{ .name = "shared", .help = "allow other devices with --shared on the same backing",
+	  .type = UBLKD_OPT_BOOL },
+	{ .name = NULL },
 };
 
 static struct loop *loop_get(struct ublkd_target *t)
@@ -787,6 +794,7 @@ static void loop_io_done(struct ublkd_queue *q, struct ublkd_io *io, uint32_t co
 static const struct ublkd_target_ops loop_ops = {
 	.api_version	= UBLKD_TARGET_API_VERSION,
 	.struct_size	= sizeof(struct ublkd_target_ops),
+	.option_size	= sizeof(struct ublkd_option),
 	.name		= "loop",
 	.description	= "a disk over a regular file or a block device (like losetup)",
 	.features	= UBLKD_TARGET_ZERO_COPY,
@@ -796,6 +804,7 @@ static const struct ublkd_target_ops loop_ops = {
 	.open		= loop_open,
 	.flush		= loop_flush,
 	.close		= loop_close,
+	.release	= loop_free,
 	.queue_init	= loop_queue_init,
 	.queue_exit	= loop_queue_exit,
 	.queue_io	= loop_queue_io,

@@ -103,20 +103,28 @@ static const char *nbd_why(void)
 static void free_target(struct ublkd_target *t);
 
 static const struct ublkd_option nt_options[] = {
-	{ "uri", 0, 1, "URI", "nbd://HOST[:PORT]/EXPORT, nbd+unix:///EXPORT?socket=PATH, "
-	  "nbds://..." },
-	{ "host", 0, 1, "HOST", "server name or address (instead of --uri)" },
-	{ "port", 0, 1, "PORT", "server TCP port with --host (default 10809)" },
-	{ "unix", 0, 1, "PATH", "server Unix socket (instead of --uri or --host)" },
-	{ "export-name", 0, 1, "NAME", "export name with --host or --unix (default \"\")" },
-	{ "tls", 0, 0, NULL, "require TLS with --host or --unix (URIs: nbds://)" },
-	{ "tls-psk-file", 0, 1, "FILE", "TLS pre-shared keys (psktool format); implies TLS" },
-	{ "tls-certificates", 0, 1, "DIR", "TLS certificates (ca-cert.pem, client-*.pem); "
-	  "implies TLS" },
-	{ "tls-username", 0, 1, "NAME", "TLS user name (default: the URI's, else the login name)" },
-	{ "timeout", 0, 1, "SECONDS", "how long I/O waits for an unreachable server before "
-	  "EIO (default 30)" },
-	{ 0 },
+	/* (designated: struct ublkd_option grew; PATH values come absolute) */
+	{ .name = "uri", .has_arg = 1, .arg_name = "URI",
+	  .help = "nbd://HOST[:PORT]/EXPORT, nbd+unix:///EXPORT?socket=PATH, nbds://..." },
+	{ .name = "host", .has_arg = 1, .arg_name = "HOST",
+	  .help = "server name or address (instead of --uri)" },
+	{ .name = "port", .has_arg = 1, .arg_name = "PORT",
+	  .help = "server TCP port with --host (default 10809)" },
+	{ .name = "unix", .has_arg = 1, .arg_name = "PATH", .type = UBLKD_OPT_PATH,
+	  .help = "server Unix socket (instead of --uri or --host)" },
+	{ .name = "export-name", .has_arg = 1, .arg_name = "NAME",
+	  .help = "export name with --host or --unix (default \"\")" },
+	{ .name = "tls", .type = UBLKD_OPT_BOOL,
+	  .help = "require TLS with --host or --unix (URIs: nbds://)" },
+	{ .name = "tls-psk-file", .has_arg = 1, .arg_name = "FILE", .type = UBLKD_OPT_PATH,
+	  .help = "TLS pre-shared keys (psktool format); implies TLS" },
+	{ .name = "tls-certificates", .has_arg = 1, .arg_name = "DIR", .type = UBLKD_OPT_PATH,
+	  .help = "TLS certificates (ca-cert.pem, client-*.pem); implies TLS" },
+	{ .name = "tls-username", .has_arg = 1, .arg_name = "NAME",
+	  .help = "TLS user name (default: the URI's, else the login name)" },
+	{ .name = "timeout", .has_arg = 1, .arg_name = "SECONDS",
+	  .help = "how long I/O waits for an unreachable server before EIO (default 30)" },
+	{ .name = NULL },
 };
 
 static struct nbd_target *get_target(struct ublkd_target *t)
@@ -250,6 +258,14 @@ static int check_options(struct nbd_target *nt)
 		return -1;
 	}
 	return 0;
+}
+
+/* ublkd's check(): the same refusals for --check as for a start. */
+static int nt_check(struct ublkd_target *t)
+{
+	struct nbd_target *nt = get_target(t);
+
+	return nt && (nt->desc || check_options(nt) == 0) ? 0 : -1;
 }
 
 /* ================================================================ connecting */
@@ -421,7 +437,7 @@ static int nt_open(struct ublkd_target *t, struct ublkd_setup *s)
 
 	if (!nt)
 		return -1;
-	if (check_options(nt) < 0)
+	if (!nt->desc && check_options(nt) < 0)
 		goto err_free;
 	h = connect_sync(nt, nt->timeout_s * 1000, &why);
 	if (!h) {
@@ -1252,6 +1268,7 @@ static void queue_exit(struct ublkd_queue *q)
 static const struct ublkd_target_ops nt_ops = {
 	.api_version	= UBLKD_TARGET_API_VERSION,
 	.struct_size	= sizeof(struct ublkd_target_ops),
+	.option_size	= sizeof(struct ublkd_option),
 	.name		= "nbd",
 	.description	= "a remote NBD export (nbdkit, qemu-nbd, nbd-server) through libnbd",
 	.io_priv_size	= sizeof(struct nreq),
@@ -1260,6 +1277,8 @@ static const struct ublkd_target_ops nt_ops = {
 	.open		= nt_open,
 	.flush		= nt_flush,
 	.close		= nt_close,
+	.check		= nt_check,
+	.release	= free_target,
 	.queue_init	= queue_init,
 	.queue_exit	= queue_exit,
 	.queue_io	= queue_io,

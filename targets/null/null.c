@@ -27,6 +27,7 @@ static void null_queue_io(struct ublkd_queue *q, struct ublkd_io *io)
 static const struct ublkd_target_ops null_ops = {
 	.api_version	= UBLKD_TARGET_API_VERSION,
 	.struct_size	= sizeof(struct ublkd_target_ops),
+	.option_size	= sizeof(struct ublkd_option),
 	.name		= "null",
 	.description	= "completes every request at once, stores nothing",
 	.features	= UBLKD_TARGET_ZERO_COPY | UBLKD_TARGET_NO_DATA,

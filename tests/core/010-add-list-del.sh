@@ -33,7 +33,8 @@ for q in 1 2 4; do
 			fail "q=$q d=$d: direct read failed"
 		ublk del -n "$id" || fail "ublk del -n $id failed"
 		[ ! -e "$dev" ] || fail "$dev still exists after del"
-		[ ! -e /run/ublkd/$id.json ] || fail "/run/ublkd/$id.json left behind"
+		[ ! -e /run/ublkd/$id.state ] || fail "/run/ublkd/$id.state left behind"
+		[ ! -e /run/ublkd/$id.conf ] || fail "/run/ublkd/$id.conf (recovery record) left behind"
 		[ -z "$(ublk list)" ] || fail "ublk list not empty after del: $(ublk list)"
 	done
 done

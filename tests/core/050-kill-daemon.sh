@@ -16,4 +16,4 @@ json=$(ublk list -n "$id" --json)
 ublk list | grep -q "dev $id: .*daemon none" || fail "text list not truthful: $(ublk list)"
 ublk del -n "$id" || fail "del of a dead device failed"
 [ -z "$(ublk list)" ] || fail "device left: $(ublk list)"
-[ ! -e /run/ublkd/$id.json ] || fail "state file left"
+[ ! -e /run/ublkd/$id.state ] || fail "state file left"

@@ -53,5 +53,5 @@ sleep 1
 expect_fail 1 "cannot recover device $id: it is dead and was created with --recovery=off; delete it with 'ublk del -n $id'" \
 	ublk recover -n "$id"
 ublk del -n "$id" || fail "del"
-expect_fail 1 "no saved options for device 42" ublk recover -n 42
+expect_fail 1 "cannot recover device 42: no such ublk device" ublk recover -n 42
 expect_fail 1 "usage: ublk recover -n ID" ublk recover

@@ -49,6 +49,6 @@ out=$(ublk recover -n "$id") || fail "recover failed"
 dd if=/dev/zero of="/dev/ublkb$id" bs=64K count=4 oflag=direct status=none || fail "I/O after recovery"
 ublk del -n "$id" || fail "del"
 
-expect_fail 1 "^ublkd: -b \(ublksrv's batch I/O\) is not supported by ublkd: drop -b$" ublk add -t null -b
+expect_fail 1 "^ublkd: batch I/O \(-b\) is not implemented yet: drop -b$" ublk add -t null -b
 expect_fail 1 "invalid value '2' for -u: expected 0 or 1" ublk add -t null -u 2
 [ -z "$(ublk list)" ] || fail "devices left behind: $(ublk list)"

@@ -53,3 +53,51 @@ expect_fail 1 "^ublkd: cannot tell the target: a first look found -t null, the o
 "$ublkd" -t null --io-scheduler=-tx --check >/dev/null || fail "--io-scheduler=-tx with -t null refused"
 
 echo "ok: $n option sets round-trip through --check"
+
+# --check refuses what a start refuses (the same checks, before any kernel
+# call), with the start's message.
+ublk=$UBLKD_BUILDDIR/ublkd/ublk
+expect_fail 1 "target loop needs -f/--file PATH: add it" "$ublkd" -t loop --check
+expect_fail 1 "--zc-mechanism only applies to zero copy: add --zero-copy" \
+	"$ublkd" -t null --zc-mechanism auto --check
+expect_fail 1 "nbd: --uri cannot be combined with --host" \
+	"$ublkd" -t nbd --uri nbd://h/x --host h --check
+expect_fail 1 "batch I/O \(-b\) is not implemented yet: drop -b" "$ublkd" -t null -b --check
+# ublksrv's -u 0|1 is not user copy; -g 1 is NEED_GET_DATA.
+out=$("$ublkd" -t null -u 1 --check)
+[[ $out != *--user-copy* ]] || fail "-u 1 read as user copy: $out"
+out=$("$ublkd" -t null -g 1 --check)
+[[ $out == *--need-get-data* ]] || fail "-g 1 not kept: $out"
+out=$("$ublkd" -t null -g 0 --check)
+[[ $out != *--need-get-data* ]] || fail "-g 0 set NEED_GET_DATA: $out"
+echo "ok: --check refuses as a start does; -u, -g, -b as ublksrv means them"
+
+# The printed line is shell-safe: bash reads back the same argv, whatever
+# bytes a value holds.
+awk_val=$'it\'s "x" \\ \n\t\001\377 $(id) `id` ;|&*?'
+dir=$(mktemp -d "${TMPDIR:-/tmp}/check.XXXXXX")
+cleanup rm -rf "$dir"
+truncate -s 1M "$dir/$awk_val"
+for args in "-t nbd --host h --export-name" "-t loop -f"; do
+	val=$awk_val
+	[ "${args: -2}" = -f ] && val=$dir/$awk_val
+	# shellcheck disable=SC2086
+	printed=$("$ublkd" $args "$val" --check) || fail "ublkd $args ... --check failed"
+	ublkd() { printf '%s\0' "$@"; }
+	eval "$printed" >"$dir/argv"
+	unset -f ublkd
+	mapfile -d '' got <"$dir/argv"
+	found=0
+	for a in "${got[@]}"; do [ "$a" != "$val" ] || found=1; done
+	[ $found = 1 ] || fail "bash does not read the value back from: $printed"
+done
+echo "ok: --check's line survives ', \", \\, newline, tab, \\001, \\377, \$(...) in bash"
+
+# `ublk add --check` and `ublk add --help` are ublkd's (no kernel needed).
+a=$("$ublk" add -t loop -f "$img" --check) || fail "ublk add --check exited $?"
+b=$("$ublkd" -t loop -f "$img" --check)
+[ "$a" = "$b" ] || fail "ublk add --check printed '$a', ublkd '$b'"
+expect_fail 1 "target loop needs -f/--file PATH" "$ublk" add -t loop --check
+h=$("$ublk" add -t loop --help) || fail "ublk add --help exited $?"
+[[ $h == *"Target loop"* && $h == *--file* ]] || fail "ublk add -t loop --help printed: $h"
+echo "ok: ublk add --check and --help show ublkd's output"

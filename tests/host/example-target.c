@@ -13,8 +13,10 @@ struct mytarget {
 };
 
 static const struct ublkd_option my_options[] = {
-	{ "file", 'f', 1, "PATH", "the backing file (required)" },
-	{ NULL, 0, 0, NULL, NULL },
+	{ .name = "file", .short_name = 'f', .has_arg = 1, .arg_name = "PATH",
+	  .help = "the backing file (required)",
+	  .type = UBLKD_OPT_PATH, .flags = UBLKD_OPT_BACKING | UBLKD_OPT_REQUIRED },
+	{ .name = NULL },
 };
 
 /* Main thread, once per option given: here only --file. */
@@ -137,6 +139,7 @@ static void my_io_done(struct ublkd_queue *q, struct ublkd_io *io,
 static const struct ublkd_target_ops my_ops = {
 	.api_version	= UBLKD_TARGET_API_VERSION,
 	.struct_size	= sizeof(struct ublkd_target_ops),
+	.option_size	= sizeof(struct ublkd_option),
 	.name		= "mytarget",
 	.description	= "a disk over a regular file (an example)",
 	.features	= UBLKD_TARGET_ZERO_COPY,

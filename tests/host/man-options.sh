@@ -91,6 +91,12 @@ need() {
 	done
 }
 
+# ---------------------------------------------------------------- ublkd.conf(5)
+# Every generic key of ublkd/config.c's table, in GENERIC KEYS.
+mapfile -t keys < <(sed -nE 's/^[[:space:]]*\{ "([a-z_]+)",[[:space:]]+"[a-z-]+",.*/\1/p' "$src/ublkd/config.c")
+[ ${#keys[@]} -ge 10 ] || fail "cannot read the generic keys of ublkd/config.c"
+need "$(section "$man/ublkd.conf.5" SH "GENERIC KEYS")" "ublkd.conf(5) GENERIC KEYS" "${keys[@]}"
+
 # ---------------------------------------------------------------- ublkd(8)
 help=$("$ublkd" --help)
 mapfile -t help_long < <(sed -nE 's/^ +(-[A-Za-z], )?(--[a-z0-9_-]+).*/\2/p' <<<"$help")
@@ -166,14 +172,14 @@ for f in "${!cmd_opts[@]}"; do
 	[[ " ${cmds[*]} " == *" $f "* ]] || miss "command '$f' (cli.c) in 'ublk help'"
 done
 
-# JSON fields: of list_json() and cmd_features() in cli.c, and of the state
-# file (device_write_runstate() in device.c).
+# JSON fields: of list_json() and cmd_features() in cli.c; and the settings
+# of the state file (device_write_runstate() in device.c, libconfig).
 json_keys() { # FILE FUNCTION
 	awk -v fn="$2" '
 		$0 ~ "^[a-z].*[ *]" fn "\\(" { on = 1 }
 		on && /^}/ { on = 0 }
 		on { print }' "$1" |
-		grep -oE 'json_[a-z_]+\(&?j, "[a-z_]+"|^[[:space:]]*"[a-z_]+",( "[a-z_]+",)*' |
+		grep -oE '(json_[a-z_]+\(&?j|runstate_add_[a-z]+\(r), "[a-z_]+"|^[[:space:]]*"[a-z_]+",( "[a-z_]+",)*' |
 		grep -oE '"[a-z_]+"' | tr -d '"' | sort -u
 }
 mapfile -t k < <(json_keys "$src/ublkd/cli.c" list_json)

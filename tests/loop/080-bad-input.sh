@@ -12,7 +12,7 @@ head -c 100 /dev/zero >"$W/tiny.img"
 truncate -s $((32 * MiB + 256)) "$W/odd.img"
 
 add() { ublk add -t loop "$@"; }
-expect_refusal "no -f" 'needs a backing file: add -f PATH' add
+expect_refusal "no -f" 'target loop needs -f/--file PATH: add it \(in a config file: file = ...;\)' add
 expect_refusal "missing file" "$W/nope.img does not exist: create it first" add -f "$W/nope.img"
 expect_refusal "directory" "$W is a directory: -f needs a regular file or a block device" add -f "$W"
 expect_refusal "character device" '/dev/null is not a regular file or a block device' add -f /dev/null

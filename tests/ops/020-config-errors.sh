@@ -64,9 +64,13 @@ expect_fail 78 "^ublkd: $CONFDIR: not a regular file" ublkd --config "$CONFDIR"
 # -t and a config file: which target?
 f=$(conf bad <<<$'target = "null";')
 expect_fail 78 "-t given with config file .*: set the target in the file" ublkd --config "$f" -t null
-# A target's own check of its value (no line: the target sees only the value).
+# A target option's value: checked by its type (a size), or by the target
+# itself (a multiple of 512): either way the message names the file and line.
 f=$(conf bad <<<$'target = "loop";\nfile = "/nonexistent/disk.img";\noffset = "abc";')
-expect_fail 78 "invalid value 'abc' for --offset" ublkd --config "$f"
+expect_fail 78 "^ublkd: $f:3: key 'offset': invalid value 'abc'; expected a size" ublkd --config "$f"
+f=$(conf bad <<<$'target = "loop";\nfile = "/nonexistent/disk.img";\n\noffset = "7";')
+expect_fail 78 "^ublkd: $f:4: key 'offset': invalid value '7' for --offset: expected a byte count that is a multiple of 512" \
+	ublkd --config "$f"
 
 [ -z "$(ublk list)" ] || fail "devices left behind: $(ublk list)"
 [ -z "$(ls /run/ublkd 2>/dev/null)" ] || fail "state files left: $(ls /run/ublkd)"

@@ -56,7 +56,8 @@ ublkd_stop() {
 	wait "$UBLKD_PID" || rc=$?
 	[ $rc = 0 ] || fail "ublkd exited $rc after SIG${1:-TERM}"
 	ublk_dev_wait_gone "$ID"
-	[ ! -e "/run/ublkd/$ID.json" ] || fail "/run/ublkd/$ID.json left behind"
+	[ ! -e "/run/ublkd/$ID.state" ] || fail "/run/ublkd/$ID.state left behind"
+	[ ! -e "/run/ublkd/$ID.conf" ] || fail "/run/ublkd/$ID.conf (recovery record) left behind"
 	echo "ok: SIG${1:-TERM} stopped ublkd; $DEV is gone"
 }
 

@@ -26,17 +26,29 @@
 #endif
 
 /* A target with one option of every shape. */
+static const char *const fake_modes[] = { "fast", "safe", NULL };
 static const struct ublkd_option fake_options[] = {
-	{ "file", 'f', 1, "PATH", "backing file" },
-	{ "offset", 0, 1, "BYTES", "offset" },
-	{ "buffered", 0, 0, NULL, "a switch" },
-	{ "export-name", 0, 1, "NAME", "a two-word option" },
-	{ "tls", 0, 0, NULL, "another switch" },
-	{ NULL, 0, 0, NULL, NULL },
+	{ .name = "file", .short_name = 'f', .has_arg = 1, .arg_name = "PATH",
+	  .help = "backing file" },
+	{ .name = "offset", .has_arg = 1, .arg_name = "BYTES", .help = "offset" },
+	{ .name = "buffered", .help = "a switch" },
+	{ .name = "export-name", .has_arg = 1, .arg_name = "NAME", .help = "a two-word option" },
+	{ .name = "tls", .help = "another switch" },
+	/* typed: checked (with file:line) before the target sees them */
+	{ .name = "image", .has_arg = 1, .arg_name = "PATH", .help = "a path",
+	  .type = UBLKD_OPT_PATH },
+	{ .name = "level", .has_arg = 1, .arg_name = "N", .help = "an integer",
+	  .type = UBLKD_OPT_INT, .min = 1, .max = 8 },
+	{ .name = "chunk", .has_arg = 1, .arg_name = "SIZE", .help = "a size",
+	  .type = UBLKD_OPT_SIZE },
+	{ .name = "mode", .has_arg = 1, .arg_name = "M", .help = "an enum",
+	  .type = UBLKD_OPT_ENUM, .choices = fake_modes },
+	{ .name = NULL },
 };
 static const struct ublkd_target_ops fake_ops = {
 	.api_version = UBLKD_TARGET_API_VERSION,
 	.struct_size = sizeof(struct ublkd_target_ops),
+	.option_size = sizeof(struct ublkd_option),
 	.name = "fake",
 	.options = fake_options,
 };
@@ -254,6 +266,36 @@ static void test_valid(void)
 		   &fake_ops, &cfg) == 0);
 	CHECK(cfg.nr_queues == 3 && cfg.depth == 32 && cfg.nr_topts == 1);
 	options_free(&cfg);
+}
+
+/* Typed target options: a PATH is made absolute against the file's
+ * directory; INT, SIZE and ENUM values are checked with the file's line. */
+static void test_typed(void)
+{
+	struct dev_config cfg;
+	char want[512];
+
+	CHECK(load("target = \"fake\";\nimage = \"sub/x.img\";\nlevel = 3;\n"
+		   "chunk = \"64K\";\nmode = \"safe\";\n", &fake_ops, &cfg) == 0);
+	snprintf(want, sizeof(want), "%s/sub/x.img", dir);
+	CHECK(!strcmp(topt(&cfg, 0, "image"), want));
+	CHECK(!strcmp(topt(&cfg, 1, "level"), "3"));
+	CHECK(!strcmp(topt(&cfg, 2, "chunk"), "64K"));
+	CHECK(!strcmp(topt(&cfg, 3, "mode"), "safe"));
+	CHECK(cfg.path_base == NULL);	/* the command line's base: the cwd */
+	options_free(&cfg);
+	CHECK(load("target = \"fake\";\nimage = \"/abs/y\";\n", &fake_ops, &cfg) == 0);
+	CHECK(!strcmp(topt(&cfg, 0, "image"), "/abs/y"));
+	options_free(&cfg);
+	REFUSED("target = \"fake\";\n\nlevel = 9;\n", 3, "level",
+		"invalid value '9'; expected an integer from 1 to 8");
+	REFUSED("target = \"fake\";\nlevel = \"x\";\n", 2, "level", "expected an integer");
+	REFUSED("target = \"fake\";\nchunk = \"7Q\";\n", 2, "chunk",
+		"invalid value '7Q'; expected a size such as 4096, 512K or 1G");
+	REFUSED("target = \"fake\";\nmode = \"slow\";\n", 2, "mode",
+		"invalid value 'slow'; expected one of fast, safe");
+	REFUSED("target = \"fake\";\nmode = 1;\n", 2, "mode", "expected a string");
+	REFUSED("target = \"fake\";\nimage = \"\";\n", 2, "image", "empty");
 }
 
 static void test_wrong_types(void)
@@ -505,6 +547,7 @@ int main(void)
 		return 2;
 	}
 	test_valid();
+	test_typed();
 	test_wrong_types();
 	test_unknown_and_missing();
 	test_out_of_range();
