@@ -77,7 +77,6 @@ struct dev_config {
 	int need_get_data;	/* -g 1, --need-get-data: UBLK_F_NEED_GET_DATA,
 				 * writes' data fetched after the request */
 	int read_only;
-	int need_get_data;	/* -g 1: UBLK_F_NEED_GET_DATA (copy mode) */
 	char *io_scheduler;	/* --io-scheduler: NULL is "none"; "keep" */
 	enum recovery_mode recovery;
 	int recover;		/* --recover: take over device dev_id */
