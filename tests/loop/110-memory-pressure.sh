@@ -1,0 +1,80 @@
+#!/bin/bash
+# timeout: 420
+# Memory reclaim must not deadlock the disk: ext4 on a ublk loop device,
+# with ublkd, mkfs and the writer all inside one memory cgroup capped at
+# 48 MiB (cgroup v2 memory.max): 160 MiB of buffered writes (more than the
+# cap, so reclaim has to write back dirty pages to the ublk device while
+# its own daemon is charged to the same cgroup), then sync.  It must finish
+# without an OOM kill, a hung task ("blocked for more than", with the
+# kernel's hung-task timeout lowered to 20 s) or a kernel warning, and the
+# data must read back intact after a remount.
+. "$(dirname "$0")/lib.bash"
+need mkfs.ext4 cmp timeout jq
+
+MiB=$((1 << 20))
+CG=/sys/fs/cgroup
+if [ ! -e $CG/cgroup.controllers ]; then
+	mount -t cgroup2 none $CG || skip "cannot mount cgroup2 on $CG"
+	on_exit "umount $CG"
+fi
+grep -qw memory $CG/cgroup.controllers || skip "no memory controller in cgroup v2"
+grep -qw memory $CG/cgroup.subtree_control || echo +memory >$CG/cgroup.subtree_control ||
+	fail "cannot enable the memory controller"
+cg=$CG/ublkd-test-$$
+mkdir "$cg" || fail "cannot create $cg"
+# Leave the cgroup before removing it (cleanups run last registered first).
+on_exit "rmdir '$cg'"
+on_exit "echo \$\$ >$CG/cgroup.procs"
+echo $((48 * MiB)) >"$cg/memory.max"
+[ -e "$cg/memory.swap.max" ] && echo 0 >"$cg/memory.swap.max"
+
+hung=/proc/sys/kernel/hung_task_timeout_secs
+if [ -w $hung ]; then
+	on_exit "echo $(cat $hung) >$hung"
+	echo 20 >$hung
+fi
+dmesg_before=$(dmesg | wc -l)
+
+# Outside the cgroup: the backing (ext4 on brd: direct I/O, no page cache
+# charged to the cgroup) and 8 MiB of random data.
+ext4_setup 256
+img=$EXT4/disk.img
+truncate -s 224M "$img"
+randfile "$W/r" 8
+mnt=$W/mnt
+mkdir -p "$mnt"
+on_exit "umount -l '$mnt'"
+
+# This shell joins the cgroup: ublkd (through add_dev), mkfs and the writer
+# are all charged to it.  Small buffers (2 queues x 16 x 256K) keep the
+# daemon's own memory well under the cap.
+echo $$ >"$cg/cgroup.procs" || fail "cannot join $cg"
+add_dev -f "$img" -q 2 -d 16 --max-io 256K
+pid=$(ublk list -n "$DEV_ID" --json | jq -r '.[0].pid')
+grep -qx "0::/${cg#$CG/}" "/proc/$pid/cgroup" || fail "ublkd is not in $cg: $(cat "/proc/$pid/cgroup")"
+mkfs.ext4 -q -F -E nodiscard "$DEV" || fail "mkfs.ext4 on $DEV failed"
+mount "$DEV" "$mnt" || fail "mount $DEV failed"
+
+t0=$SECONDS
+timeout 300 sh -c "for i in \$(seq 1 20); do cat '$W/r' >'$mnt/f\$i' || exit 1; done; sync" ||
+	fail "160 MiB of buffered writes + sync did not finish within 300 s (or failed)"
+took=$((SECONDS - t0))
+peak=$(cat "$cg/memory.peak" 2>/dev/null || echo 0)
+events=$(tr '\n' ' ' <"$cg/memory.events")
+log "160 MiB written and synced in $took s under memory.max=48M (peak $((peak / MiB)) MiB; $events)"
+grep -q 'oom_kill [1-9]' "$cg/memory.events" && fail "OOM kills in the cgroup: $events"
+kill -0 "$pid" || fail "ublkd died"
+
+umount "$mnt" || fail "umount failed"
+echo $$ >$CG/cgroup.procs
+mount "$DEV" "$mnt" || fail "remount failed"
+for i in 1 7 20; do
+	cmp "$W/r" "$mnt/f$i" || fail "f$i differs after remount"
+done
+umount "$mnt"
+del_dev
+
+if dmesg | tail -n +$((dmesg_before + 1)) | grep -E 'blocked for more than|hung_task|INFO: task'; then
+	fail "hung tasks during the test"
+fi
+log "pass"
