@@ -2,14 +2,24 @@
 # timeout: 420
 # Memory reclaim must not deadlock the disk: ext4 on a ublk loop device,
 # with ublkd, mkfs and the writer all inside one memory cgroup capped at
-# 48 MiB (cgroup v2 memory.max): 160 MiB of buffered writes (more than the
-# cap, so reclaim has to write back dirty pages to the ublk device while
-# its own daemon is charged to the same cgroup), then sync.  It must finish
-# without an OOM kill, a hung task ("blocked for more than", with the
-# kernel's hung-task timeout lowered to 20 s) or a kernel warning, and the
-# data must read back intact after a remount.
+# 48 MiB (cgroup v2 memory.max), 32 MiB of it pinned (a tmpfs file, no
+# swap): 160 MiB of buffered writes (ten times what is left, so reclaim has
+# to write back dirty pages to the ublk device while its own daemon is
+# charged to the same cgroup), then sync.  The cgroup must hit its limit
+# (memory.events "max"), and the writes finish without an OOM kill, a hung
+# task ("blocked for more than", with the kernel's hung-task timeout lowered
+# to 20 s) or a kernel warning; the data reads back intact after a remount.
 . "$(dirname "$0")/lib.bash"
 need mkfs.ext4 cmp timeout jq
+
+# A failure unmounts first: `ublk del -a` (lib.bash's cleanup) of a device
+# with a mounted file system waits for the unmount.
+eval "$(declare -f fail | sed '1s/^fail/lib_fail/')"
+fail() {
+	umount -l "$mnt" 2>/dev/null
+	lib_fail "$@"
+}
+mnt=$W/mnt
 
 MiB=$((1 << 20))
 CG=/sys/fs/cgroup
@@ -41,7 +51,7 @@ ext4_setup 256
 img=$EXT4/disk.img
 truncate -s 224M "$img"
 randfile "$W/r" 8
-mnt=$W/mnt
+tmpfs_setup
 mkdir -p "$mnt"
 on_exit "umount -l '$mnt'"
 
@@ -49,6 +59,7 @@ on_exit "umount -l '$mnt'"
 # are all charged to it.  Small buffers (2 queues x 16 x 256K) keep the
 # daemon's own memory well under the cap.
 echo $$ >"$cg/cgroup.procs" || fail "cannot join $cg"
+head -c $((32 * MiB)) /dev/zero >"$TMPFS/pinned" || fail "cannot pin 32 MiB in the cgroup"
 add_dev -f "$img" -q 2 -d 16 --max-io 256K
 pid=$(ublk list -n "$DEV_ID" --json | jq -r '.[0].pid')
 grep -qx "0::/${cg#$CG/}" "/proc/$pid/cgroup" || fail "ublkd is not in $cg: $(cat "/proc/$pid/cgroup")"
@@ -56,17 +67,19 @@ mkfs.ext4 -q -F -E nodiscard "$DEV" || fail "mkfs.ext4 on $DEV failed"
 mount "$DEV" "$mnt" || fail "mount $DEV failed"
 
 t0=$SECONDS
-timeout 300 sh -c "for i in \$(seq 1 20); do cat '$W/r' >'$mnt/f\$i' || exit 1; done; sync" ||
+timeout 300 sh -c 'for i in $(seq 1 20); do cat "$1" >"$2/f$i" || exit 1; done; sync' sh "$W/r" "$mnt" ||
 	fail "160 MiB of buffered writes + sync did not finish within 300 s (or failed)"
 took=$((SECONDS - t0))
 peak=$(cat "$cg/memory.peak" 2>/dev/null || echo 0)
 events=$(tr '\n' ' ' <"$cg/memory.events")
 log "160 MiB written and synced in $took s under memory.max=48M (peak $((peak / MiB)) MiB; $events)"
 grep -q 'oom_kill [1-9]' "$cg/memory.events" && fail "OOM kills in the cgroup: $events"
+grep -q '^max [1-9]' "$cg/memory.events" || fail "the cgroup never reached memory.max: $events"
 kill -0 "$pid" || fail "ublkd died"
 
 umount "$mnt" || fail "umount failed"
 echo $$ >$CG/cgroup.procs
+rm -f "$TMPFS/pinned"
 mount "$DEV" "$mnt" || fail "remount failed"
 for i in 1 7 20; do
 	cmp "$W/r" "$mnt/f$i" || fail "f$i differs after remount"
