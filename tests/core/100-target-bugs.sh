@@ -38,7 +38,7 @@ for mode in "${modes[@]}"; do
 	UBLKD_TEST_NULL_DOUBLE=7 start_null "$log" -s 1G -q 2 -d 32 $mode
 	timeout 60 fio --name=double --filename="$dev" --ioengine=io_uring --direct=1 --rw=randrw \
 		--bs=4k --iodepth=32 --time_based --runtime=3 --output=fio.out >/dev/null 2>&1 ||
-		fail "${mode:-copy}: fio saw errors: $(grep -i err fio.out | head -n 3)"
+		fail "${mode:-copy}: fio failed or hung: $(grep -i err fio.out | head -n 3)"
 	dd if="$dev" of=/dev/null bs=64k count=64 iflag=direct status=none ||
 		fail "${mode:-copy}: dd after the double completions failed"
 	t0=$SECONDS
