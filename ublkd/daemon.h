@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
+#include <time.h>
 #include <liburing.h>
 #include <ublkd/target.h>
 #include "ctrl.h"
@@ -32,6 +33,15 @@
  * config file, option or target setting.  ublkd@.service lists it in
  * RestartPreventExitStatus=: restarting cannot fix it.  See ublkd(8). */
 #define UBLKD_EXIT_CONFIG	78
+/* At stop, how long a request may stay with the target before ublkd fails
+ * it (so that STOP_DEV, which waits for every request, returns). */
+#define STOP_GRACE_MS		10000
+/* Exit status when a queue failed while serving: the device is left for
+ * recovery, as if the daemon had been killed (see serve() in main.c). */
+#define EXIT_QUEUE_FAILED	3
+/* Testing aid (UBLKD_TEST_SPARSE_FAIL): a sparse buffer table this large
+ * is past the kernel's limit (IORING_MAX_REG_BUFFERS, 16384). */
+#define UBLKD_TEST_SPARSE_TOO_MANY	(1U << 15)
 
 /* How zero copy is done; chosen from the kernel's features. */
 enum zc_mech {
@@ -121,7 +131,17 @@ struct tag {
 	struct ublkd_io io;	/* the target's view; first member */
 	uint8_t state;		/* enum tag_state */
 	uint8_t registered;	/* buffer registered by us: unregister at commit */
+	uint8_t warned;		/* a bad completion of this tag was logged */
 	int32_t result;		/* result to commit */
+	uint64_t since_ms;	/* when the target got it (ublkd_now_ms) */
+};
+
+/* queue->stop_phase, set by the main thread before it writes stop_efd. */
+enum {
+	QUEUE_SERVE = 0,
+	QUEUE_DRAIN,		/* the device is stopping: fail what the target
+				 * holds past STOP_GRACE_MS, keep serving */
+	QUEUE_STOP,		/* stopped: exit once the target holds nothing */
 };
 
 struct ublkd_dev;
@@ -145,14 +165,25 @@ struct ublkd_queue {
 	pthread_t thread;
 	unsigned int nr_live;	/* tags not dead */
 	unsigned int nr_busy;	/* tags away from the kernel */
+	int ring_up;		/* ring set up: queue_teardown() exits it */
+	int stop_phase;		/* QUEUE_*, written by the main thread */
+	uint64_t drain_start_ms;	/* when QUEUE_DRAIN was seen, 0 before */
 	int stopping;
 	int init_result;	/* 0, or -errno from queue setup */
+	int fail_err;		/* -errno: the loop failed; the daemon exits */
+	const char *fail_what;	/* ... in this call */
+	uint64_t nr_requests;	/* requests received */
+	uint64_t nr_bad_completions;	/* target completions ignored */
+	unsigned int bad_logged;	/* ... of which logged */
 	uint64_t bytes_copied;	/* data bytes through daemon memory */
 	uint64_t zc_fallbacks;	/* ZC_AUTO requests that came with NEED_REG_BUF */
 	/* Testing aid (UBLKD_TEST_AUTO_REG_MISS=N): every Nth fetch asks for
 	 * an index past the buffer table, so that the kernel's automatic
 	 * registration fails and the fallback path runs. 0: off. */
 	unsigned int reg_miss_every, nr_fetches;
+	/* Testing aid (UBLKD_TEST_QUEUE_FAIL=Q:N): queue Q fails as on an
+	 * io_uring error once it has received N requests.  0: off. */
+	uint64_t fail_after;
 };
 
 struct ublkd_dev {
@@ -219,6 +250,7 @@ const char *recovery_name(uint64_t flags);
 
 /* queue.c */
 int queue_start(struct ublkd_queue *q);
+void queue_request_drain(struct ublkd_queue *q);
 void queue_request_stop(struct ublkd_queue *q);
 void queue_join(struct ublkd_queue *q);
 
@@ -252,6 +284,15 @@ static inline uint32_t ud_cookie(uint64_t ud)   { return ud >> 32; }
 static inline void count_copied(struct ublkd_queue *q, uint64_t n)
 {
 	__atomic_store_n(&q->bytes_copied, q->bytes_copied + n, __ATOMIC_RELAXED);
+}
+
+/* A cheap clock (a few ms of resolution) for how long a request is held. */
+static inline uint64_t ublkd_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static inline struct tag *io_to_tag(struct ublkd_io *io)

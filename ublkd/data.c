@@ -33,6 +33,7 @@ static int has_data(unsigned int op)
 static void to_target(struct ublkd_queue *q, struct tag *t)
 {
 	t->state = TAG_TARGET;
+	t->since_ms = ublkd_now_ms();
 	q->dev->target.ops->queue_io(q, &t->io);
 }
 
@@ -145,10 +146,39 @@ void data_commit(struct ublkd_queue *q, struct tag *t)
 	queue_submit_fetch(q, t, UBLK_U_IO_COMMIT_AND_FETCH_REQ);
 }
 
+static const char *state_name(unsigned int state)
+{
+	switch (state) {
+	case TAG_FETCHING:	return "already completed";
+	case TAG_FINISHING:	return "being completed";
+	case TAG_DEAD:		return "aborted by the kernel";
+	default:		return "not with the target";
+	}
+}
+
+/* A completion of a tag the target does not hold: a target bug.  Acting on
+ * it would commit the tag twice (the kernel refuses the second commit and
+ * the tag is lost) or complete the tag's next request with this result. */
+static void bad_completion(struct ublkd_queue *q, struct tag *t, int result)
+{
+	q->nr_bad_completions++;
+	if (t->warned || q->bad_logged >= 16)
+		return;		/* once per tag, at most 16 per queue */
+	t->warned = 1;
+	q->bad_logged++;
+	ublkd_error("queue %u tag %u: target %s completed a request that is %s (result %d): "
+		    "a target bug (completed twice?); ignored", q->q_id, t->io.tag,
+		    q->dev->target.ops->name, state_name(t->state), result);
+}
+
 void ublkd_complete(struct ublkd_queue *q, struct ublkd_io *io, int result)
 {
 	struct tag *t = io_to_tag(io);
 
+	if (t->state != TAG_TARGET && t->state != TAG_PREPARING) {
+		bad_completion(q, t, result);
+		return;
+	}
 	t->result = result;
 	if (io->op == UBLK_IO_OP_READ && result > 0 &&
 	    q->dev->cfg.data_mode == UBLKD_DATA_USER_COPY) {

@@ -333,6 +333,29 @@ static void announce_ready(struct ublkd_dev *dev)
 	log_to_syslog();
 }
 
+/* A queue thread left its loop on an error: its requests would hang.  The
+ * daemon exits at once, without stopping the device, as if it had been
+ * killed: the kernel keeps the device for `ublk recover` or the service's
+ * restart (or, with --recovery=off, removes it).  Returns if none failed. */
+static void exit_if_a_queue_failed(struct ublkd_dev *dev)
+{
+	unsigned int q;
+
+	for (q = 0; q < dev->info.nr_hw_queues; q++) {
+		struct ublkd_queue *queue = &dev->queues[q];
+		int err = __atomic_load_n(&queue->fail_err, __ATOMIC_ACQUIRE);
+
+		if (!err)
+			continue;
+		ublkd_error("queue %u of " UBLK_BLOCK_FMT " failed: %s: %s; exiting with status "
+			    "%d so that the device is recovered ('ublk recover -n %u', or the "
+			    "service restarts)", q, dev->info.dev_id, queue->fail_what,
+			    strerror(-err), EXIT_QUEUE_FAILED, dev->info.dev_id);
+		sd_notifyf(0, "STATUS=queue %u failed: %s", q, strerror(-err));
+		_exit(EXIT_QUEUE_FAILED);
+	}
+}
+
 /* Serve until asked to stop or until every queue has exited. */
 static void serve(struct ublkd_dev *dev, int sfd)
 {
@@ -362,6 +385,7 @@ static void serve(struct ublkd_dev *dev, int sfd)
 			}
 		}
 		if (pfd[1].revents & POLLIN && read(dev->exit_efd, &n, sizeof(n)) == sizeof(n)) {
+			exit_if_a_queue_failed(dev);
 			exited += n;
 			if (exited >= dev->info.nr_hw_queues) {
 				ublkd_info(UBLK_BLOCK_FMT " was stopped by the kernel", dev->info.dev_id);
@@ -637,6 +661,10 @@ int main(int argc, char **argv)
 	status = 0;
 	served = 1;
 out_stop:
+	/* From here, a request the target holds for long is failed (queue.c):
+	 * STOP_DEV waits for every request in flight. */
+	for (i = 0; i < (int)dev.info.nr_hw_queues; i++)
+		queue_request_drain(&dev.queues[i]);
 	/* A failed recovery leaves the device waiting for the next daemon;
 	 * a device this daemon served is deleted on stop, with its runtime
 	 * state, even if the target's flush fails. */

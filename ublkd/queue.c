@@ -8,10 +8,12 @@
  * FETCH/COMMIT_AND_FETCH completion means "tag T has a new request".
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 #include "daemon.h"
 #include "log.h"
@@ -67,6 +69,61 @@ static void submit_get_data(struct ublkd_queue *q, struct tag *t)
 	t->state = TAG_FETCHING;
 }
 
+
+/* The main thread wrote stop_efd: the device is about to stop (drain:
+ * keep serving, but start the clock on requests the target holds), or
+ * it has stopped (exit once the target holds nothing). */
+static void on_stop_request(struct ublkd_queue *q)
+{
+	int phase = __atomic_load_n(&q->stop_phase, __ATOMIC_ACQUIRE);
+
+	if (phase >= QUEUE_DRAIN && !q->drain_start_ms)
+		q->drain_start_ms = ublkd_now_ms() | 1;
+	if (phase >= QUEUE_STOP)
+		q->stopping = 1;
+	else
+		arm_stop_poll(q);
+}
+
+static const char *op_name(unsigned int op)
+{
+	switch (op) {
+	case UBLKD_OP_READ:		return "READ";
+	case UBLKD_OP_WRITE:		return "WRITE";
+	case UBLKD_OP_FLUSH:		return "FLUSH";
+	case UBLKD_OP_DISCARD:		return "DISCARD";
+	case UBLKD_OP_WRITE_ZEROES:	return "WRITE_ZEROES";
+	default:			return "request";
+	}
+}
+
+/* While the device stops, a request the target has held for STOP_GRACE_MS
+ * (counted from the stop at the earliest) is failed with EIO: otherwise
+ * the kernel's STOP_DEV waits for it forever, and so does `ublk del`. */
+static void fail_stuck_requests(struct ublkd_queue *q)
+{
+	uint64_t now = ublkd_now_ms();
+	unsigned int i, failed = 0;
+
+	for (i = 0; i < q->depth; i++) {
+		struct tag *t = &q->tags[i];
+		uint64_t from = t->since_ms > q->drain_start_ms ? t->since_ms : q->drain_start_ms;
+
+		if (t->state != TAG_TARGET || now - from < STOP_GRACE_MS)
+			continue;
+		if (failed++ < 8)
+			ublkd_error("queue %u tag %u: target %s never completed a %s of %u bytes "
+				    "at offset %llu (held %.1f s): failing it with EIO so that the "
+				    "device can stop", q->q_id, i, q->dev->target.ops->name,
+				    op_name(t->io.op), t->io.len, (unsigned long long)t->io.offset,
+				    (now - t->since_ms) / 1000.0);
+		ublkd_complete(q, &t->io, -EIO);
+	}
+	if (failed > 8)
+		ublkd_error("queue %u: %u more requests the target never completed were failed",
+			    q->q_id, failed - 8);
+}
+
 /* A FETCH, COMMIT_AND_FETCH or NEED_GET_DATA completed. */
 static void on_cmd_cqe(struct ublkd_queue *q, struct tag *t, int res)
 {
@@ -76,6 +133,7 @@ static void on_cmd_cqe(struct ublkd_queue *q, struct tag *t, int res)
 	}
 	if (res == UBLK_IO_RES_OK) {
 		q->nr_busy++;
+		q->nr_requests++;
 		data_request(q, t);
 		return;
 	}
@@ -104,7 +162,7 @@ static void dispatch(struct ublkd_queue *q, const struct io_uring_cqe *cqe)
 			ublkd_complete(q, &t->io, -EIO);	/* a target bug: fail, never hang */
 		break;
 	case UD_STOP:
-		q->stopping = 1;
+		on_stop_request(q);
 		break;
 	default:
 		data_cqe(q, t, kind, cqe);
@@ -137,13 +195,15 @@ static int ring_setup(struct ublkd_queue *q)
 		ublkd_error("queue %u: cannot set up io_uring: %s", q->q_id, strerror(-ret));
 		return ret;
 	}
+	q->ring_up = 1;
 	if (q->dev->zc == ZC_AUTO || q->dev->zc == ZC_REGISTER) {
-		ret = io_uring_register_buffers_sparse(&q->ring, q->depth);
+		/* Testing aid: a table past the kernel's limit fails for real. */
+		ret = io_uring_register_buffers_sparse(&q->ring, getenv("UBLKD_TEST_SPARSE_FAIL") ?
+						       UBLKD_TEST_SPARSE_TOO_MANY : q->depth);
 		if (ret < 0) {
 			ublkd_error("queue %u: cannot register a sparse buffer table of %u "
 				    "entries for zero copy: %s", q->q_id, q->depth, strerror(-ret));
-			io_uring_queue_exit(&q->ring);
-			return ret;
+			return ret;	/* queue_teardown() exits the ring */
 		}
 	}
 	return 0;
@@ -216,6 +276,26 @@ static void report(struct ublkd_queue *q, int result)
 	pthread_mutex_unlock(&dev->lock);
 }
 
+/* Submit, and wait for a completion; while the device stops, at most a
+ * second, so that requests the target never completes are noticed. */
+static int submit_and_wait(struct ublkd_queue *q)
+{
+	struct __kernel_timespec tick = { .tv_sec = 1 };
+	struct io_uring_cqe *cqe;
+	int ret;
+
+	if (!q->drain_start_ms)
+		ret = io_uring_submit_and_wait(&q->ring, 1);
+	else
+		ret = io_uring_submit_and_wait_timeout(&q->ring, &cqe, 1, &tick, NULL);
+	if (q->fail_after && q->nr_requests >= q->fail_after) {
+		q->fail_what = "io_uring_enter (injected by UBLKD_TEST_QUEUE_FAIL)";
+		return -EIO;
+	}
+	q->fail_what = "io_uring_enter";
+	return ret == -EINTR || ret == -EAGAIN || ret == -EBUSY || ret == -ETIME ? 0 : ret;
+}
+
 static void queue_loop(struct ublkd_queue *q)
 {
 	const struct ublkd_target_ops *ops = q->dev->target.ops;
@@ -228,10 +308,11 @@ static void queue_loop(struct ublkd_queue *q)
 	while (q->nr_live && !(q->stopping && !q->nr_busy)) {
 		if (ops->queue_idle)
 			ops->queue_idle(q);
-		ret = io_uring_submit_and_wait(&q->ring, 1);
-		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
-			ublkd_error("queue %u: io_uring_enter failed: %s", q->q_id, strerror(-ret));
-			break;
+		ret = submit_and_wait(q);
+		if (ret < 0) {
+			/* The main thread logs it and exits: see serve(). */
+			__atomic_store_n(&q->fail_err, ret, __ATOMIC_RELEASE);
+			return;
 		}
 		n = 0;
 		io_uring_for_each_cqe(&q->ring, head, cqe) {
@@ -239,6 +320,8 @@ static void queue_loop(struct ublkd_queue *q)
 			n++;
 		}
 		io_uring_cq_advance(&q->ring, n);
+		if (q->drain_start_ms && q->nr_busy)
+			fail_stuck_requests(q);
 	}
 }
 
@@ -246,13 +329,32 @@ static void queue_teardown(struct ublkd_queue *q)
 {
 	const struct ublkd_target_ops *ops = q->dev->target.ops;
 
+	if (q->nr_bad_completions)
+		ublkd_error("queue %u: target %s completed %llu requests that were not its to "
+			    "complete (twice, or after they were failed); ignored", q->q_id,
+			    ops->name, (unsigned long long)q->nr_bad_completions);
 	if (ops->queue_exit)
 		ops->queue_exit(q);
-	if (q->ring.ring_fd > 0)
+	if (q->ring_up)
 		io_uring_queue_exit(&q->ring);
+	q->ring_up = 0;
 	if (q->descs)
 		munmap((void *)q->descs, q->descs_len);
 	q->descs = NULL;
+}
+
+/* A thread that serves I/O must not wait for its own device's writeback
+ * when it allocates memory: PR_SET_IO_FLUSHER makes its allocations
+ * GFP_NOIO (and exempts it from the writeback throttle of its device). */
+static void set_io_flusher(struct ublkd_queue *q)
+{
+	static int warned;
+
+	if (prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) < 0 &&
+	    !__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
+		ublkd_warn("cannot mark the queue threads as I/O flushers (PR_SET_IO_FLUSHER: "
+			   "%s; it needs CAP_SYS_RESOURCE and Linux 5.6+): under memory "
+			   "pressure, writeback to this device can deadlock", strerror(errno));
 }
 
 static void *queue_thread(void *arg)
@@ -265,6 +367,7 @@ static void *queue_thread(void *arg)
 	/* `ublk list` finds the queue threads' tids by this name. */
 	snprintf(name, sizeof(name), "ublkd-q%u", q->q_id);
 	pthread_setname_np(pthread_self(), name);
+	set_io_flusher(q);
 	ret = queue_setup(q);
 	report(q, ret);
 	if (ret == 0)
@@ -287,6 +390,9 @@ int queue_start(struct ublkd_queue *q)
 	env = getenv("UBLKD_TEST_AUTO_REG_MISS");
 	if (env && dev->zc == ZC_AUTO)
 		q->reg_miss_every = (unsigned int)strtoul(env, NULL, 10);
+	env = getenv("UBLKD_TEST_QUEUE_FAIL");	/* Q:N */
+	if (env && strtoul(env, NULL, 10) == q->q_id && strchr(env, ':'))
+		q->fail_after = strtoull(strchr(env, ':') + 1, NULL, 10);
 	q->stop_efd = eventfd(0, EFD_CLOEXEC);
 	if (q->stop_efd < 0)
 		return -errno;
@@ -312,12 +418,23 @@ int queue_start(struct ublkd_queue *q)
 	return -ret;
 }
 
-void queue_request_stop(struct ublkd_queue *q)
+static void signal_queue(struct ublkd_queue *q, int phase)
 {
 	uint64_t one = 1;
 
+	__atomic_store_n(&q->stop_phase, phase, __ATOMIC_RELEASE);
 	if (q->stop_efd >= 0 && write(q->stop_efd, &one, sizeof(one)) < 0)
 		ublkd_warn("queue %u: cannot signal stop", q->q_id);
+}
+
+void queue_request_drain(struct ublkd_queue *q)
+{
+	signal_queue(q, QUEUE_DRAIN);
+}
+
+void queue_request_stop(struct ublkd_queue *q)
+{
+	signal_queue(q, QUEUE_STOP);
 }
 
 void queue_join(struct ublkd_queue *q)
