@@ -46,9 +46,9 @@ EOF2
 # An option's value that looks like -t (found by fuzzing/fuzz-check): ublkd
 # loaded target null while its options named none, and --check printed
 # "-t (null)"; -t twice loaded the first and reported the second.
-expect_fail 1 "^ublkd: cannot tell the target: a first look found -t null, the options give none; " \
+expect_fail 78 "^ublkd: cannot tell the target: a first look found -t null, the options give none; " \
 	"$ublkd" --io-scheduler -tnull --check
-expect_fail 1 "^ublkd: cannot tell the target: a first look found -t null, the options give loop; " \
+expect_fail 78 "^ublkd: cannot tell the target: a first look found -t null, the options give loop; " \
 	"$ublkd" -t null -t loop --check
 "$ublkd" -t null --io-scheduler=-tx --check >/dev/null || fail "--io-scheduler=-tx with -t null refused"
 
@@ -57,12 +57,12 @@ echo "ok: $n option sets round-trip through --check"
 # --check refuses what a start refuses (the same checks, before any kernel
 # call), with the start's message.
 ublk=$UBLKD_BUILDDIR/ublkd/ublk
-expect_fail 1 "target loop needs -f/--file PATH: add it" "$ublkd" -t loop --check
-expect_fail 1 "--zc-mechanism only applies to zero copy: add --zero-copy" \
+expect_fail 78 "target loop needs -f/--file PATH: add it" "$ublkd" -t loop --check
+expect_fail 78 "--zc-mechanism only applies to zero copy: add --zero-copy" \
 	"$ublkd" -t null --zc-mechanism auto --check
-expect_fail 1 "nbd: --uri cannot be combined with --host" \
+expect_fail 78 "nbd: --uri cannot be combined with --host" \
 	"$ublkd" -t nbd --uri nbd://h/x --host h --check
-expect_fail 1 "batch I/O \(-b\) is not implemented yet: drop -b" "$ublkd" -t null -b --check
+expect_fail 78 "batch I/O \(-b\) is not implemented yet: drop -b" "$ublkd" -t null -b --check
 # ublksrv's -u 0|1 is not user copy; -g 1 is NEED_GET_DATA.
 out=$("$ublkd" -t null -u 1 --check)
 [[ $out != *--user-copy* ]] || fail "-u 1 read as user copy: $out"
@@ -97,7 +97,7 @@ echo "ok: --check's line survives ', \", \\, newline, tab, \\001, \\377, \$(...)
 a=$("$ublk" add -t loop -f "$img" --check) || fail "ublk add --check exited $?"
 b=$("$ublkd" -t loop -f "$img" --check)
 [ "$a" = "$b" ] || fail "ublk add --check printed '$a', ublkd '$b'"
-expect_fail 1 "target loop needs -f/--file PATH" "$ublk" add -t loop --check
+expect_fail 78 "target loop needs -f/--file PATH" "$ublk" add -t loop --check
 h=$("$ublk" add -t loop --help) || fail "ublk add --help exited $?"
 [[ $h == *"Target loop"* && $h == *--file* ]] || fail "ublk add -t loop --help printed: $h"
 echo "ok: ublk add --check and --help show ublkd's output"

@@ -29,7 +29,7 @@ grep -Eq '^ +--gamma-ray G +the third option$' <<<"$out" || fail "no --gamma-ray
 out=$("$ublkd" -t "$tmp/old.so" -a 1 --beta --gamma_ray 'x y' --check) || fail "--check failed: $out"
 [ "$out" = "ublkd -t $tmp/old.so -q $(n=$(nproc); echo $((n > 4 ? 4 : n))) -d 128 --recovery reissue --alpha 1 --beta --gamma-ray 'x y'" ] ||
 	fail "--check of the old plugin printed: $out"
-expect_fail 1 "old: --alpha bad is refused" "$ublkd" -t "$tmp/old.so" --alpha bad --check
+expect_fail 78 "old: --alpha bad is refused" "$ublkd" -t "$tmp/old.so" --alpha bad --check
 echo "ok: a plugin with API 1's first, smaller structures loads; its options work"
 
 expect_fail 1 "has a struct ublkd_target_ops of 4096 bytes, this ublkd knows [0-9]+ to [0-9]+: rebuild the plugin" \
