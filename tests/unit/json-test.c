@@ -71,8 +71,7 @@ static int renders(const char *in, const char *want)
  * byte that is not part of it written as \u00XX of the byte. */
 static void check_bytes(void)
 {
-	char in[2] = "", want[16], *out, s[16];
-	struct json j;
+	char in[2] = "", want[16];
 	int c;
 
 	for (c = 1; c < 0x20; c++) {
@@ -90,21 +89,7 @@ static void check_bytes(void)
 	CHECK(renders("\xf4\x90\x80\x80", "\"\\u00f4\\u0090\\u0080\\u0080\""));
 	CHECK(renders("\xe2\x82", "\"\\u00e2\\u0082\""));
 	CHECK(renders("\x80x", "\"\\u0080x\""));
-	/* The reader gets every byte back. */
-	out = NULL;
-	{
-		size_t len = 0;
-		FILE *f = open_memstream(&out, &len);
-
-		json_init(&j, f);
-		json_open_object(&j, NULL);
-		json_string(&j, "k", "\x01\377\n\xc3\xa9\"");
-		json_close_object(&j);
-		fclose(f);
-	}
-	CHECK(json_lookup_string(out, "k", s, sizeof(s)) == 0 &&
-	      !strcmp(s, "\x01\377\n\xc3\xa9\""));
-	free(out);
+	CHECK(renders("\x01\377\n\xc3\xa9\"", "\"\\u0001\\u00ff\\n\xc3\xa9\\\"\""));
 }
 
 /* No length cap: a 5000-byte path comes out whole. */
