@@ -476,12 +476,20 @@ int device_save_args(struct ublkd_dev *dev)
 {
 	char path[256];
 	FILE *f;
-	int i;
+	int i, fd;
 
-	runstate_path(dev->info.dev_id, "args", path, sizeof(path));
-	f = fopen(path, "we");
-	if (!f)
+	if (runstate_dir_check() < 0)
 		return -errno;
+	/* Never through a symlink or into a file someone else made. */
+	runstate_path(dev->info.dev_id, "args", path, sizeof(path));
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
+		return -errno;
+	}
 	for (i = 0; i < dev->cfg.argc; i++) {
 		const char *a = dev->cfg.argv[i];
 
