@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "log.h"
 #include "runstate.h"
 
 const char *runstate_dir(void)
@@ -23,12 +24,40 @@ void runstate_path(uint32_t dev_id, const char *ext, char *buf, size_t len)
 	snprintf(buf, len, "%s/%u.%s", runstate_dir(), dev_id, ext);
 }
 
+/*
+ * The state directory must be ublkd's own: a real directory (not a
+ * symlink) of its user that nobody else may write, or another user could
+ * plant or swap the files `ublk del` and `ublk recover` act on.  Otherwise
+ * no state is written (one warning) and `ublk list` shows less.
+ */
+int runstate_dir_check(void)
+{
+	static int warned;
+	const char *d = runstate_dir();
+	struct stat st;
+
+	if (mkdir(d, 0755) < 0 && errno != EEXIST)
+		return -1;
+	if (lstat(d, &st) < 0)
+		return -1;
+	if (S_ISDIR(st.st_mode) && st.st_uid == geteuid() && !(st.st_mode & 022))
+		return 0;
+	if (!warned++)
+		ublkd_warn("not writing state files in %s: it is %s; remove it, or make it a "
+			   "directory of uid %u that only its owner may write (chmod 755)", d,
+			   !S_ISDIR(st.st_mode) ? "not a directory (a symlink?)" :
+			   st.st_uid != geteuid() ? "owned by another user" :
+			   "writable by others", (unsigned int)geteuid());
+	errno = EPERM;
+	return -1;
+}
+
 FILE *runstate_create(uint32_t dev_id, const char *ext, char *tmp, size_t len)
 {
 	FILE *f;
 	int fd;
 
-	if (mkdir(runstate_dir(), 0755) < 0 && errno != EEXIST)
+	if (runstate_dir_check() < 0)
 		return NULL;
 	snprintf(tmp, len, "%s/.%u.%s.XXXXXX", runstate_dir(), dev_id, ext);
 	fd = mkostemp(tmp, O_CLOEXEC);

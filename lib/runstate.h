@@ -14,6 +14,7 @@ const char *runstate_dir(void);
 void runstate_path(uint32_t dev_id, const char *ext, char *buf, size_t len);
 /* Open a temporary file to write the state into; runstate_commit()
  * renames it into place atomically. */
+int runstate_dir_check(void);
 FILE *runstate_create(uint32_t dev_id, const char *ext, char *tmp, size_t len);
 int runstate_commit(uint32_t dev_id, const char *ext, FILE *f, const char *tmp);
 /* Add a setting KEY = VAL to group g; 0 or -1 (out of memory). */

@@ -78,31 +78,155 @@ static const char *find_ublkd(void)
 
 static void ublksrv_dump(uint32_t id);
 
-static int wait_ready(int rfd, pid_t pid, int timeout_s)
+/*
+ * How long `ublk add` waits for the device to be live: $UBLK_ADD_TIMEOUT,
+ * else a target's --timeout (nbd: its limit for connecting) plus
+ * ADD_MARGIN_S for the rest of the setup, else ADD_DEFAULT_S.  Then ublkd
+ * gets SIGTERM, and SIGKILL after ADD_GRACE_S; `ublk add` never outlives
+ * that.
+ */
+#define ADD_DEFAULT_S	60
+#define ADD_MARGIN_S	5
+#define ADD_GRACE_S	3
+
+static int add_limit_s(char **args)
+{
+	const char *v = getenv("UBLK_ADD_TIMEOUT");
+	uint64_t n;
+
+	if (v && *v) {
+		if (!parse_uint(v, 1, 86400, &n))
+			return (int)n;
+		ublkd_warn("ignoring UBLK_ADD_TIMEOUT='%s': expected seconds from 1 to 86400",
+			   v);
+	}
+	v = NULL;
+	for (int i = 2; args[i]; i++) {
+		if (!strcmp(args[i], "--timeout") && args[i + 1])
+			v = args[i + 1];
+		else if (!strncmp(args[i], "--timeout=", 10))
+			v = args[i] + 10;
+	}
+	if (v && !parse_uint(v, 1, 86400, &n))
+		return (int)n + ADD_MARGIN_S;
+	return ADD_DEFAULT_S;	/* none, or invalid: ublkd says so */
+}
+
+/* The target named by -t/--type, for a hint; "" if none (a config file). */
+static const char *add_type(char **args)
+{
+	for (int i = 2; args[i]; i++) {
+		if ((!strcmp(args[i], "-t") || !strcmp(args[i], "--type")) && args[i + 1])
+			return args[i + 1];
+		if (!strncmp(args[i], "--type=", 7))
+			return args[i] + 7;
+		if (!strncmp(args[i], "-t", 2) && args[i][2])
+			return args[i] + 2;
+	}
+	return "";
+}
+
+/* The ublk device whose /dev/ublkcN process pid holds open, or -1: a
+ * daemon killed while setting up leaves that device behind. */
+static int held_device(pid_t pid)
+{
+	char dir[64], path[600], target[128];
+	struct dirent *e;
+	int id = -1;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", pid);
+	d = opendir(dir);
+	if (!d)
+		return -1;
+	while (id < 0 && (e = readdir(d))) {
+		ssize_t n;
+		unsigned int v;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		n = readlink(path, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = 0;
+		if (sscanf(target, "/dev/ublkc%u", &v) == 1)
+			id = (int)v;
+	}
+	closedir(d);
+	return id;
+}
+
+/* Did pid exit within ms?  (Reaps it.) */
+static int reaped(pid_t pid, int ms, int *status)
+{
+	for (;; ms -= 20) {
+		if (waitpid(pid, status, WNOHANG) == pid)
+			return 1;
+		if (ms <= 0)
+			return 0;
+		usleep(20000);
+	}
+}
+
+/* Stop a daemon that is still setting up: SIGTERM (it undoes what it
+ * made), SIGKILL after the grace time, and then delete the device it had
+ * made, if any.  The device id, or -1. */
+static int stop_starting(pid_t pid)
+{
+	struct ublk_ctrl c;
+	int status, id;
+
+	kill(pid, SIGTERM);
+	if (reaped(pid, ADD_GRACE_S * 1000, &status))
+		return -1;
+	id = held_device(pid);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	if (id >= 0 && ctrl_open(&c) == 0) {
+		ctrl_stop_dev(&c, id);
+		ctrl_del_dev(&c, id);
+		ctrl_close(&c);
+		runstate_remove(id);
+	}
+	return id;
+}
+
+static int wait_ready(int rfd, pid_t pid, int limit_s, const char *type)
 {
 	struct pollfd pfd = { .fd = rfd, .events = POLLIN };
-	char buf[32] = "";
-	int status, ret;
+	char buf[32] = "", gone[64] = "";
+	int status, ret, id;
 	ssize_t n;
 
-	ret = poll(&pfd, 1, timeout_s * 1000);
-	if (ret == 0) {
-		kill(pid, SIGTERM);
-		ublkd_error("ublkd did not bring the device up within %d s; it was stopped "
-			    "(see the system log, or retry with --foreground)", timeout_s);
-		waitpid(pid, NULL, 0);
+	do
+		ret = poll(&pfd, 1, limit_s * 1000);
+	while (ret < 0 && errno == EINTR);
+	if (ret == 0 && !reaped(pid, 0, &status)) {
+		id = stop_starting(pid);
+		if (id >= 0)
+			snprintf(gone, sizeof(gone), " and deleted device %d", id);
+		if (!strcmp(type, "nbd"))
+			ublkd_error("ublkd did not make the device live within %d s (still "
+				    "connecting to the nbd server?): stopped it%s; check that the "
+				    "server answers, or raise --timeout", limit_s, gone);
+		else
+			ublkd_error("ublkd did not make the device live within %d s (still "
+				    "setting up%s%s?): stopped it%s; see the system log, or retry "
+				    "with --foreground", limit_s, *type ? " target " : "", type,
+				    gone);
 		return 1;
 	}
-	n = read(rfd, buf, sizeof(buf) - 1);
-	if (n > 0) {
-		buf[n] = 0;
-		printf(UBLK_BLOCK_FMT "\n", (unsigned int)strtoul(buf, NULL, 10));
-		ublksrv_dump((uint32_t)strtoul(buf, NULL, 10));
-		return 0;
+	if (ret > 0) {
+		n = read(rfd, buf, sizeof(buf) - 1);
+		if (n > 0) {
+			buf[n] = 0;
+			printf(UBLK_BLOCK_FMT "\n", (unsigned int)strtoul(buf, NULL, 10));
+			ublksrv_dump((uint32_t)strtoul(buf, NULL, 10));
+			return 0;
+		}
+		/* ublkd exited before it was ready; it said why on stderr. */
+		if (waitpid(pid, &status, 0) < 0)
+			return 1;
 	}
-	/* ublkd exited before it was ready; it said why on stderr. */
-	if (waitpid(pid, &status, 0) < 0)
-		return 1;
 	/* ublk's own statuses (see ublk(8)): 127, ublkd could not be run;
 	 * else 1, whatever ublkd's (78 for a bad setting: see ublkd(8)). */
 	if (WIFEXITED(status))
@@ -154,7 +278,7 @@ static int spawn_ublkd(char **args, int foreground)
 		_exit(127);
 	}
 	close(p[1]);
-	return wait_ready(p[0], pid, 60);
+	return wait_ready(p[0], pid, add_limit_s(args), add_type(args));
 }
 
 static int cmd_add(int argc, char **argv)

@@ -225,6 +225,7 @@ void options_print(FILE *f, const struct dev_config *cfg);
 
 /* plugin.c */
 int plugin_load(struct ublkd_target *t, const char *name);
+int file_trusted(const char *path, const char *what, int check_owner);
 void plugin_unload(struct ublkd_target *t);
 int plugin_configure(struct ublkd_target *t, const struct dev_config *cfg);
 int plugin_open(struct ublkd_target *t, struct ublkd_setup *s);

@@ -356,6 +356,111 @@ static void exit_if_a_queue_failed(struct ublkd_dev *dev)
 	}
 }
 
+/*
+ * Stop signals while starting.  Until the device exists (the target may be
+ * connecting to a server that never answers), a SIGTERM or SIGINT ends the
+ * process at once: there is nothing to undo.  The signals stay blocked in
+ * every thread, so that threads a target starts never take them; this
+ * guard thread alone reads them, and hands over to the main thread's
+ * checks between the steps that create the device.
+ */
+struct setup_guard {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	int sfd, stop_efd;
+	bool device_made;	/* under lock: the main thread handles signals */
+};
+
+/* Die of signal sig, as if it had never been blocked. */
+static void die_of(int sig)
+{
+	sigset_t one;
+
+	signal(sig, SIG_DFL);
+	sigemptyset(&one);
+	sigaddset(&one, sig);
+	pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+	raise(sig);
+	_exit(128 + sig);
+}
+
+static void *setup_guard_thread(void *arg)
+{
+	struct setup_guard *g = arg;
+	struct pollfd pfd[2] = {
+		{ .fd = g->sfd, .events = POLLIN },
+		{ .fd = g->stop_efd, .events = POLLIN },
+	};
+	struct signalfd_siginfo si;
+
+	for (;;) {
+		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+			return NULL;
+		if (pfd[1].revents)
+			return NULL;
+		if (!(pfd[0].revents & POLLIN))
+			continue;
+		pthread_mutex_lock(&g->lock);
+		if (g->device_made) {
+			/* Too late: leave the signal to the main thread. */
+			pthread_mutex_unlock(&g->lock);
+			return NULL;
+		}
+		if (read(g->sfd, &si, sizeof(si)) == sizeof(si)) {
+			ublkd_debug("signal %u while starting: exiting, nothing to undo",
+				    si.ssi_signo);
+			die_of((int)si.ssi_signo);
+		}
+		pthread_mutex_unlock(&g->lock);
+	}
+}
+
+static int setup_guard_start(struct setup_guard *g, int sfd)
+{
+	g->sfd = sfd;
+	g->device_made = false;
+	pthread_mutex_init(&g->lock, NULL);
+	g->stop_efd = eventfd(0, EFD_CLOEXEC);
+	if (g->stop_efd < 0)
+		return -1;
+	if (pthread_create(&g->thread, NULL, setup_guard_thread, g)) {
+		close(g->stop_efd);
+		g->stop_efd = -1;
+		return -1;
+	}
+	return 0;
+}
+
+/* The device is about to be made: signals are the main thread's now. */
+static void setup_guard_stop(struct setup_guard *g)
+{
+	uint64_t one = 1;
+
+	if (g->stop_efd < 0)
+		return;
+	pthread_mutex_lock(&g->lock);
+	g->device_made = true;
+	pthread_mutex_unlock(&g->lock);
+	if (write(g->stop_efd, &one, sizeof(one)) != sizeof(one))
+		ublkd_warn("cannot stop the setup guard: %s", strerror(errno));
+	pthread_join(g->thread, NULL);
+	close(g->stop_efd);
+	g->stop_efd = -1;
+}
+
+/* A stop signal pending between setup steps: its number, or 0. */
+static int stop_pending(int sfd)
+{
+	struct pollfd pfd = { .fd = sfd, .events = POLLIN };
+	struct signalfd_siginfo si;
+
+	if (poll(&pfd, 1, 0) == 1 && read(sfd, &si, sizeof(si)) == sizeof(si)) {
+		ublkd_debug("signal %u while starting: undoing the setup", si.ssi_signo);
+		return (int)si.ssi_signo;
+	}
+	return 0;
+}
+
 /* Serve until asked to stop or until every queue has exited. */
 static void serve(struct ublkd_dev *dev, int sfd)
 {
@@ -485,9 +590,10 @@ int main(int argc, char **argv)
 	};
 	const char *type, *conf;
 	char conf_path[4096], rec_path[4096], *conf_target = NULL;
+	struct setup_guard guard = { .stop_efd = -1 };
 	sigset_t sigs;
 	int sfd = -1, ret, status = 1, recovering = 0, served = 0, by_config = 0, skip = 0, i;
-	int recover_id;
+	int recover_id, sig = 0;
 
 	log_init("ublkd", LOG_LVL_INFO);
 	for (i = 1; i < argc; i++) {
@@ -503,6 +609,13 @@ int main(int argc, char **argv)
 	 * config_path_for_name). */
 	conf = options_find_config(argc, argv);
 	if (!conf && argc > 1 && argv[1][0] != '-') {
+		/* A name, not a path: ublkd@NAME must stay in the directory. */
+		if (strchr(argv[1], '/') || argv[1][0] == '.') {
+			ublkd_error("invalid device name '%s': a name has no '/' and does not "
+				    "start with '.'; for a file elsewhere use --config FILE",
+				    argv[1]);
+			return 1;
+		}
 		config_path_for_name(argv[1], conf_path, sizeof(conf_path));
 		conf = conf_path;
 		skip = 1;
@@ -533,7 +646,9 @@ int main(int argc, char **argv)
 		}
 		conf = rec_path;
 	}
-	if (conf && !(conf_target = config_read_target(conf)))
+	/* A config file names the plugin ublkd runs as root: trust it like one. */
+	if (conf && (file_trusted(conf, "config file", 1) < 0 ||
+		     !(conf_target = config_read_target(conf))))
 		return UBLKD_EXIT_CONFIG;
 	type = conf ? conf_target : options_find_type(argc, argv);
 	if (!type) {
@@ -599,9 +714,9 @@ int main(int argc, char **argv)
 	signal(SIGHUP, SIG_IGN);	/* reserved; never a reason to drop a disk */
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
 	dev.exit_efd = eventfd(0, EFD_CLOEXEC);
-	if (sfd < 0 || dev.exit_efd < 0) {
+	if (sfd < 0 || dev.exit_efd < 0 || setup_guard_start(&guard, sfd) < 0) {
 		ublkd_error("cannot create signalfd/eventfd: %s", strerror(errno));
-		goto out_plugin;
+		goto out_fds;
 	}
 
 	if (ctrl_open(&dev.ctrl) < 0)
@@ -632,17 +747,23 @@ int main(int argc, char **argv)
 		goto out_ctrl;
 	if (open_target(&dev) < 0)
 		goto out_target;	/* close() only if open() succeeded */
+	/* From here on a stop signal undoes what was made (the main thread
+	 * looks between the steps; each step is bounded). */
+	setup_guard_stop(&guard);
+	if ((sig = stop_pending(sfd)))
+		goto out_target;
 	if ((recovering ? device_recover_setup(&dev) : device_setup(&dev)) < 0)
 		goto out_target;
 	/* The record goes down before the device can be used, so that a
 	 * daemon dying from here on leaves a device that can be recovered. */
 	if (!recovering && device_write_record(&dev) < 0 && dev.cfg.recovery != RECOVERY_OFF)
 		goto out_delete;
-	if (start_queues(&dev) < 0)
+	if ((sig = stop_pending(sfd)) || start_queues(&dev) < 0)
 		goto out_delete;
-	if ((recovering ? device_end_recovery(&dev) : device_start(&dev)) < 0)
+	if ((sig = stop_pending(sfd)) ||
+	    (recovering ? device_end_recovery(&dev) : device_start(&dev)) < 0)
 		goto out_stop;
-	if (!recovering && device_set_scheduler(&dev) < 0)
+	if ((sig = stop_pending(sfd)) || (!recovering && device_set_scheduler(&dev) < 0))
 		goto out_stop;
 	device_write_runstate(&dev);
 	if (dev.cfg.owner_set) {
@@ -678,6 +799,7 @@ out_target:
 out_ctrl:
 	ctrl_close(&dev.ctrl);
 out_fds:
+	setup_guard_stop(&guard);
 	if (sfd >= 0)
 		close(sfd);
 	if (dev.exit_efd >= 0)
@@ -685,5 +807,9 @@ out_fds:
 out_plugin:
 	options_free(&dev.cfg);
 	plugin_unload(&dev.target);
+	/* Stopped by a signal while starting: say so the way a signal does
+	 * (`ublk add` tells its own timeout from the daemon's own failure). */
+	if (sig)
+		die_of(sig);
 	return status;
 }

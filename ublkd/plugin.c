@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "daemon.h"
 #include "log.h"
@@ -77,6 +78,59 @@ static int copy_options(struct ublkd_target *t, const char *path)
 	return 0;
 }
 
+/*
+ * ublkd runs as root: a file it runs code from (a plugin) or takes its
+ * settings from (a config file, which may name a plugin) must not be one
+ * that another user could have written.  Refused: a file, or the directory
+ * holding it, writable by group or others (a directory with the sticky bit,
+ * like /tmp, protects files it holds from others); with check_owner, a
+ * file owned by anyone but root or ublkd's own user.  Symlinks are
+ * resolved first, so the checks apply to the file itself.  0, or -1 after
+ * one line naming the fix.
+ */
+int file_trusted(const char *path, const char *what, int check_owner)
+{
+	char *real = realpath(path, NULL), *slash;
+	struct stat st, dst;
+	int ret = -1;
+
+	if (!real || stat(real, &st) < 0) {
+		free(real);
+		return 0;	/* missing: the caller's open says so */
+	}
+	slash = strrchr(real, '/');
+	*slash = 0;
+	if (stat(*real ? real : "/", &dst) < 0)
+		goto out_ok;
+	*slash = '/';
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		ublkd_error("refusing %s %s: it is writable by %s (mode %04o), and ublkd uses "
+			    "it as root: chmod go-w %s", what, real,
+			    st.st_mode & S_IWOTH ? "others" : "its group",
+			    (unsigned int)(st.st_mode & 07777), real);
+		goto out;
+	}
+	if ((dst.st_mode & (S_IWGRP | S_IWOTH)) && !(dst.st_mode & S_ISVTX)) {
+		*slash = 0;
+		ublkd_error("refusing %s in %s: the directory is writable by %s (mode %04o), so "
+			    "the file can be replaced: chmod go-w %s, or move the file", what,
+			    real, dst.st_mode & S_IWOTH ? "others" : "its group",
+			    (unsigned int)(dst.st_mode & 07777), real);
+		goto out;
+	}
+	if (check_owner && st.st_uid != 0 && st.st_uid != geteuid()) {
+		ublkd_error("refusing %s %s: it belongs to uid %u, not root (or uid %u, who runs "
+			    "ublkd): chown root %s", what, real, (unsigned int)st.st_uid,
+			    (unsigned int)geteuid(), real);
+		goto out;
+	}
+out_ok:
+	ret = 0;
+out:
+	free(real);
+	return ret;
+}
+
 int plugin_load(struct ublkd_target *t, const char *name)
 {
 	const struct ublkd_target_ops *(*entry)(void), *ops;
@@ -84,6 +138,8 @@ int plugin_load(struct ublkd_target *t, const char *name)
 
 	if (strchr(name, '/')) {
 		snprintf(path, sizeof(path), "%s", name);
+		if (file_trusted(path, "target plugin", 1) < 0)
+			return -EPERM;
 	} else {
 		snprintf(path, sizeof(path), "%s/%s.so", plugin_dir(), name);
 		if (access(path, F_OK) < 0) {
@@ -92,6 +148,8 @@ int plugin_load(struct ublkd_target *t, const char *name)
 				    name, name, plugin_dir(), avail[0] ? avail : "none");
 			return -ENOENT;
 		}
+		if (file_trusted(path, "target plugin", 0) < 0)
+			return -EPERM;
 	}
 	t->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!t->dl) {

@@ -3,10 +3,12 @@
  * nbd - a remote NBD export (nbdkit, qemu-nbd, nbd-server, ...) as a ublk
  * disk, with libnbd speaking the protocol.
  *
- * Connections: open() connects once on the main thread to learn the
- * export's size, flags and block sizes; queue 0 takes over that handle and
- * every other queue opens its own in queue_init() (one NBD connection per
- * queue; more than one queue only when the server advertises multi-conn).
+ * Connections: open() connects on the main thread to learn the export's
+ * size, flags and block sizes, then makes every other queue's connection
+ * too, all within one --timeout (one NBD connection per queue; more than one
+ * queue only when the server advertises multi-conn); queue_init() takes
+ * them over.  TLS is required or off, never optional (the policy is above
+ * check_options()).
  *
  * Event loop: libnbd's asynchronous API, driven from the queue thread.
  * The socket is watched by one-shot IORING_OP_POLL_ADD SQEs on the queue's
@@ -34,6 +36,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <libnbd.h>
 #include <ublkd/target.h>
@@ -46,6 +50,7 @@
 #define BACKOFF_MAX_MS		2000
 #define CONNECT_MAX_MS		10000		/* one reconnect attempt, at most */
 #define TICK_MAX_MS		1000
+#define MAX_QUEUES		64		/* ublkd's limit on -q */
 #define NS_PER_MS		1000000ULL
 #define NS_PER_S		1000000000ULL
 
@@ -65,8 +70,10 @@ struct nbd_target {
 	bool read_only, can_flush, can_fua, can_trim, can_zero, multi_conn;
 
 	/* open()'s connection: queue 0 serves on it; it comes back at
-	 * queue 0's exit for flush() and close(). */
+	 * queue 0's exit for flush() and close().  spare[q]: queue q's
+	 * connection, made by open() too (see nt_open). */
 	struct nbd_handle *h0;
+	struct nbd_handle *spare[MAX_QUEUES];
 
 	/* Summed from the queues at their exit. */
 	uint64_t stats[8];
@@ -115,13 +122,15 @@ static const struct ublkd_option nt_options[] = {
 	{ .name = "export-name", .has_arg = 1, .arg_name = "NAME",
 	  .help = "export name with --host or --unix (default \"\")" },
 	{ .name = "tls", .type = UBLKD_OPT_BOOL,
-	  .help = "require TLS with --host or --unix (URIs: nbds://)" },
+	  .help = "require TLS with --host or --unix (a URI: nbds://); never falls back "
+		  "to plaintext" },
 	{ .name = "tls-psk-file", .has_arg = 1, .arg_name = "FILE", .type = UBLKD_OPT_PATH,
-	  .help = "TLS pre-shared keys (psktool format); implies TLS" },
+	  .help = "TLS pre-shared keys (psktool format); requires TLS (refused with nbd://)" },
 	{ .name = "tls-certificates", .has_arg = 1, .arg_name = "DIR", .type = UBLKD_OPT_PATH,
-	  .help = "TLS certificates (ca-cert.pem, client-*.pem); implies TLS" },
+	  .help = "TLS certificates (ca-cert.pem, client-*.pem); requires TLS (refused "
+		  "with nbd://)" },
 	{ .name = "tls-username", .has_arg = 1, .arg_name = "NAME",
-	  .help = "TLS user name (default: the URI's, else the login name)" },
+	  .help = "TLS user name (default: the URI's, else the login name); requires TLS" },
 	{ .name = "timeout", .has_arg = 1, .arg_name = "SECONDS",
 	  .help = "how long I/O waits for an unreachable server before EIO (default 30)" },
 	{ .name = NULL },
@@ -214,19 +223,182 @@ static int nt_config(struct ublkd_target *t, const char *name, const char *value
 	return -1;
 }
 
+/* ---------------------------------------------------------------- TLS policy
+ *
+ * TLS is never optional: any TLS option makes it required (libnbd's
+ * LIBNBD_TLS_REQUIRE, and nbd_get_tls_negotiated() checked on every
+ * connection), or it is refused.  With --uri the scheme decides: nbds://
+ * requires TLS; nbd:// with anything that only means something under TLS
+ * (a key, certificates, a user name, --tls) is refused, since libnbd would
+ * connect in plaintext.  The table is in ublkd-nbd(8), TLS.
+ */
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Percent-decode [p, end) into buf, as libnbd decodes query parameters. */
+static void uri_decode(const char *p, const char *end, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	for (; p < end && n + 1 < len; p++) {
+		if (*p == '%' && p + 2 < end && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
+			buf[n++] = (char)(hexval(p[1]) << 4 | hexval(p[2]));
+			p += 2;
+		} else {
+			buf[n++] = *p;
+		}
+	}
+	buf[n] = 0;
+}
+
+/* Does the URI's query have a parameter whose name starts with prefix?
+ * Its decoded name goes to name[], its value to value[] (if not NULL). */
+static bool uri_query(const char *uri, const char *prefix, char *name, size_t len,
+		      char *value, size_t vlen)
+{
+	const char *q = strchr(uri, '?'), *end, *eq;
+
+	if (!q)
+		return false;
+	for (q++; *q && *q != '#'; q = end + (*end == '&' || *end == ';')) {
+		end = q + strcspn(q, "&;#");
+		eq = memchr(q, '=', end - q);
+		uri_decode(q, eq ? eq : end, name, len);
+		if (!strncasecmp(name, prefix, strlen(prefix))) {
+			if (value)
+				uri_decode(eq ? eq + 1 : end, end, value, vlen);
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool uri_query_has(const char *uri, const char *prefix, char *name, size_t len)
+{
+	return uri_query(uri, prefix, name, len, NULL, 0);
+}
+
+/* A file of TLS secrets must be readable by its owner alone, as ssh wants
+ * of a private key: ublkd runs as root, and refuses rather than leak. */
+static int secret_private(const char *path, const char *what)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0 || !(st.st_mode & 077))
+		return 0;	/* missing: libnbd's connect says so */
+	ublkd_error("nbd: %s %s is open to %s (mode %04o): chmod 600 %s (it holds secret "
+		    "keys)", what, path, st.st_mode & 007 ? "others" : "its group",
+		    (unsigned int)(st.st_mode & 07777), path);
+	return -1;
+}
+
+/* Every key file the options or the URI name. */
+static int secrets_private(const struct nbd_target *nt)
+{
+	char name[64], value[4096], key[4200];
+
+	if (nt->tls_psk_file && secret_private(nt->tls_psk_file, "the PSK file") < 0)
+		return -1;
+	if (nt->uri && uri_query(nt->uri, "tls-psk-file", name, sizeof(name), value,
+				 sizeof(value)) && secret_private(value, "the PSK file") < 0)
+		return -1;
+	if (nt->tls_certificates) {
+		snprintf(key, sizeof(key), "%s/client-key.pem", nt->tls_certificates);
+		if (secret_private(key, "the client key") < 0)
+			return -1;
+	}
+	if (nt->uri && uri_query(nt->uri, "tls-certificates", name, sizeof(name), value,
+				 sizeof(value))) {
+		snprintf(key, sizeof(key), "%s/client-key.pem", value);
+		if (secret_private(key, "the client key") < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* USER@ in the URI's authority: a TLS (PSK) user name. */
+static bool uri_has_user(const char *uri)
+{
+	const char *a = strstr(uri, "://");
+
+	if (!a)
+		return false;
+	a += 3;
+	return memchr(a, '@', strcspn(a, "/?#")) != NULL;
+}
+
+/* Decide nt->tls for a URI, or refuse a combination that would not use
+ * TLS although it names TLS settings. */
+static int uri_tls_policy(struct nbd_target *nt)
+{
+	const char *u = nt->uri;
+	bool scheme_tls = !strncasecmp(u, "nbds", 4);
+	size_t slen = strcspn(u, ":");
+	const char *opt = nt->tls ? "tls" : nt->tls_psk_file ? "tls-psk-file" :
+			  nt->tls_certificates ? "tls-certificates" :
+			  nt->tls_username ? "tls-username" : NULL;
+	char q[64];
+
+	if (!scheme_tls) {
+		/* nbd+unix:// -> nbds+unix:// */
+		int head = slen >= 3 ? 3 : (int)slen;
+
+		if (opt) {
+			ublkd_error("nbd: --%s with an %.*s:// URI, which does not use TLS: use "
+				    "%.*ss%.*s:// (TLS required) or drop --%s", opt, (int)slen, u,
+				    head, u, (int)slen - head, u + head, opt);
+			return -1;
+		}
+		if (uri_query_has(u, "tls", q, sizeof(q))) {
+			ublkd_error("nbd: %s= in an %.*s:// URI, which does not use TLS: use "
+				    "%.*ss%.*s:// (TLS required) or drop %s=", q, (int)slen, u,
+				    head, u, (int)slen - head, u + head, q);
+			return -1;
+		}
+		if (uri_has_user(u)) {
+			ublkd_error("nbd: a user name (USER@) in an %.*s:// URI is only for TLS, "
+				    "which %.*s:// does not use: use %.*ss%.*s:// or drop the user "
+				    "name", (int)slen, u, (int)slen, u, head, u, (int)slen - head,
+				    u + head);
+			return -1;
+		}
+		return 0;
+	}
+	/* Both the option and the URI would set it, and libnbd would let the
+	 * URI win quietly: say which one counts. */
+	if ((nt->tls_psk_file && uri_query_has(u, "tls-psk-file", q, sizeof(q))) ||
+	    (nt->tls_certificates && uri_query_has(u, "tls-certificates", q, sizeof(q)))) {
+		ublkd_error("nbd: %s is given twice, by --%s and in the URI: keep one", q, q);
+		return -1;
+	}
+	if (nt->tls_username && uri_has_user(u)) {
+		ublkd_error("nbd: the TLS user name is given twice, by --tls-username and in the "
+			    "URI (USER@): keep one");
+		return -1;
+	}
+	nt->tls = true;
+	return 0;
+}
+
 /* Which server, and a one-line description of it for `ublk list`. */
 static int check_options(struct nbd_target *nt)
 {
 	const char *exp = nt->export_name ? nt->export_name : "";
-	bool tls = nt->tls || nt->tls_psk_file || nt->tls_certificates;
+	bool tls = nt->tls || nt->tls_psk_file || nt->tls_certificates || nt->tls_username;
 	int n;
 
 	if (nt->uri) {
-		if (nt->host || nt->port || nt->unix_path || nt->export_name || nt->tls) {
-			ublkd_error("nbd: --uri cannot be combined with --host, --port, --unix, "
-				    "--export-name or --tls: put them in the URI");
+		if (nt->host || nt->port || nt->unix_path || nt->export_name) {
+			ublkd_error("nbd: --uri cannot be combined with --host, --port, --unix or "
+				    "--export-name: put them in the URI");
 			return -1;
 		}
+		if (uri_tls_policy(nt) < 0 || secrets_private(nt) < 0)
+			return -1;
 		nt->desc = strdup(nt->uri);
 		return nt->desc ? 0 : -1;
 	}
@@ -244,6 +416,8 @@ static int check_options(struct nbd_target *nt)
 		return -1;
 	}
 	nt->tls = tls;
+	if (secrets_private(nt) < 0)
+		return -1;
 	if (nt->host) {
 		int v6 = strchr(nt->host, ':') != NULL;
 
@@ -280,16 +454,20 @@ static struct nbd_handle *new_handle(const struct nbd_target *nt)
 	nbd_set_handle_name(h, "ublkd-nbd");
 	/* Failed reads return EIO: zeroing every read buffer first is waste. */
 	nbd_set_pread_initialize(h, false);
-	/* The URI may name a PSK file (tls-psk-file=): allowed for the admin. */
-	nbd_set_uri_allow_local_file(h, true);
+	/* TLS required or off, never "if the server offers it" (see the TLS
+	 * policy above); a URI must agree, and may then name a PSK file. */
+	if (nbd_set_tls(h, nt->tls ? LIBNBD_TLS_REQUIRE : LIBNBD_TLS_DISABLE) < 0)
+		goto err;
+	if (nt->uri && (nbd_set_uri_allow_tls(h, nt->tls ? LIBNBD_TLS_REQUIRE :
+					      LIBNBD_TLS_DISABLE) < 0 ||
+			nbd_set_uri_allow_local_file(h, nt->tls) < 0))
+		goto err;
 	if ((nt->tls_psk_file && nbd_set_tls_psk_file(h, nt->tls_psk_file) < 0) ||
 	    (nt->tls_certificates && nbd_set_tls_certificates(h, nt->tls_certificates) < 0) ||
 	    (nt->tls_username && nbd_set_tls_username(h, nt->tls_username) < 0))
 		goto err;
 	if (!nt->uri) {
 		if (nbd_set_export_name(h, nt->export_name ? nt->export_name : "") < 0)
-			goto err;
-		if (nt->tls && nbd_set_tls(h, LIBNBD_TLS_REQUIRE) < 0)
 			goto err;
 	}
 	return h;
@@ -369,10 +547,20 @@ static int is_closed(struct nbd_handle *h, void *arg)
 	return nbd_aio_is_closed(h);
 }
 
+/* NULL if h may carry data: with TLS required, only when TLS was
+ * negotiated (libnbd should have refused otherwise; this is the check
+ * that does not depend on it). */
+static const char *tls_refused(const struct nbd_target *nt, struct nbd_handle *h)
+{
+	if (!nt->tls || nbd_get_tls_negotiated(h) == 1)
+		return NULL;
+	return "the connection is not encrypted although TLS is required (not using it)";
+}
+
 /* A connected handle, or NULL with *why set (a static string, or libnbd's
  * thread-local message: use it before the next libnbd call). */
-static struct nbd_handle *connect_sync(const struct nbd_target *nt, unsigned int timeout_ms,
-				       const char **why)
+static struct nbd_handle *connect_until(const struct nbd_target *nt, uint64_t deadline,
+					const char **why)
 {
 	struct nbd_handle *h = new_handle(nt);
 
@@ -384,15 +572,24 @@ static struct nbd_handle *connect_sync(const struct nbd_target *nt, unsigned int
 		*why = nbd_why();
 		goto err;
 	}
-	if (run_sync(h, is_ready, NULL, now_ns() + timeout_ms * NS_PER_MS, why) < 0) {
+	if (run_sync(h, is_ready, NULL, deadline, why) < 0) {
 		if (!*why)
 			*why = "timed out";
 		goto err;
 	}
+	*why = tls_refused(nt, h);
+	if (*why)
+		goto err;
 	return h;
 err:
 	nbd_close(h);
 	return NULL;
+}
+
+static struct nbd_handle *connect_sync(const struct nbd_target *nt, unsigned int timeout_ms,
+				       const char **why)
+{
+	return connect_until(nt, now_ns() + timeout_ms * NS_PER_MS, why);
 }
 
 /* A hint for the usual causes of a failed connect. */
@@ -400,6 +597,9 @@ static const char *connect_hint(const struct nbd_target *nt, const char *why)
 {
 	if (strstr(why, "requires TLS"))
 		return "; use nbds:// (or --tls with a key or certificates)";
+	if (strstr(why, "refused TLS") || strstr(why, "not encrypted"))
+		return "; the server does not offer TLS: enable it there (ublkd never "
+		       "falls back to plaintext)";
 	if (strstr(why, "opt_go") || strstr(why, "export"))
 		return "; check the export name (nbdinfo --list URI lists them)";
 	if (nt->tls || (nt->uri && !strncmp(nt->uri, "nbds", 4)) || strstr(why, "TLS") ||
@@ -430,16 +630,18 @@ static void disconnect(struct nbd_handle *h, unsigned int wait_ms)
 static int nt_open(struct ublkd_target *t, struct ublkd_setup *s)
 {
 	struct nbd_target *nt = get_target(t);
+	uint64_t deadline = now_ns() + nt->timeout_s * NS_PER_S;
 	struct nbd_handle *h;
 	int64_t size, bmin, bpref, bmax;
 	uint32_t lbs, pbs;
 	const char *why;
+	unsigned int q;
 
 	if (!nt)
 		return -1;
 	if (!nt->desc && check_options(nt) < 0)
 		goto err_free;
-	h = connect_sync(nt, nt->timeout_s * 1000, &why);
+	h = connect_until(nt, deadline, &why);
 	if (!h) {
 		ublkd_error("nbd: cannot connect to %s: %s%s", nt->desc, why,
 			    connect_hint(nt, why));
@@ -525,12 +727,29 @@ static int nt_open(struct ublkd_target *t, struct ublkd_setup *s)
 	}
 	s->description = nt->desc;
 	nt->h0 = h;
+	/* Every queue's connection now, within the same --timeout: once the
+	 * device exists, setting up its queues never waits for the network,
+	 * so a stop signal is never stuck behind a server that hangs. */
+	for (q = 1; q < s->nr_queues && q < MAX_QUEUES; q++) {
+		nt->spare[q] = connect_until(nt, deadline, &why);
+		if (!nt->spare[q]) {
+			ublkd_error("nbd: queue %u: cannot connect to %s: %s%s", q, nt->desc,
+				    why, connect_hint(nt, why));
+			goto err_free;	/* frees h0 and the spares */
+		}
+		if (nbd_get_size(nt->spare[q]) != (int64_t)nt->export_size) {
+			ublkd_error("nbd: queue %u: %s changed size between connections", q,
+				    nt->desc);
+			goto err_free;
+		}
+	}
 	ublkd_debug("nbd: %s: %" PRIu64 " bytes, blocks %" PRId64 "/%" PRId64 "/%" PRId64
-		    ", %s%s%s%s%s%s", nt->desc, nt->export_size, bmin, bpref, bmax,
+		    ", %s%s%s%s%s%s, %s", nt->desc, nt->export_size, bmin, bpref, bmax,
 		    nt->read_only ? "read-only" : "read-write",
 		    nt->can_flush ? ", flush" : "", nt->can_fua ? ", fua" : "",
 		    nt->can_trim ? ", trim" : "", nt->can_zero ? ", zero" : "",
-		    nt->multi_conn ? ", multi-conn" : "");
+		    nt->multi_conn ? ", multi-conn" : "",
+		    nbd_get_tls_negotiated(h) == 1 ? "TLS" : "no TLS");
 	return 0;
 err:
 	nbd_close(h);
@@ -543,11 +762,15 @@ err_free:
 static void free_target(struct ublkd_target *t)
 {
 	struct nbd_target *nt = ublkd_target_priv(t);
+	unsigned int q;
 
 	if (!nt)
 		return;
 	if (nt->h0)
 		disconnect(nt->h0, 1000);
+	for (q = 0; q < MAX_QUEUES; q++)
+		if (nt->spare[q])
+			disconnect(nt->spare[q], 1000);
 	free(nt->uri);
 	free(nt->host);
 	free(nt->port);
@@ -1035,6 +1258,13 @@ static void start_reconnect(struct nbd_queue *nq)
 static void connected(struct nbd_queue *nq)
 {
 	int64_t size = nbd_get_size(nq->h);
+	const char *why = tls_refused(nq->nt, nq->h);
+
+	if (why) {
+		ublkd_warn("nbd: queue %u: %s: %s", nq->id, nq->nt->desc, why);
+		connect_failed(nq, why);
+		return;
+	}
 
 	if (size != (int64_t)nq->nt->export_size) {
 		ublkd_warn("nbd: queue %u: %s now has %" PRId64 " bytes, not %" PRIu64
@@ -1216,7 +1446,11 @@ static int queue_init(struct ublkd_queue *q)
 	if (nq->id == 0 && nt->h0) {
 		nq->h = nt->h0;
 		nt->h0 = NULL;
+	} else if (nq->id < MAX_QUEUES && nt->spare[nq->id]) {
+		nq->h = nt->spare[nq->id];
+		nt->spare[nq->id] = NULL;
 	} else {
+		/* A recovered device may have more queues than open() knew. */
 		nq->h = connect_sync(nt, nt->timeout_s * 1000, &why);
 		if (!nq->h) {
 			ublkd_error("nbd: queue %u: cannot connect to %s: %s%s", nq->id,

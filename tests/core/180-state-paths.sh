@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# ublkd runs as root: a symlink planted as a state file is replaced, never
+# followed; a state directory that others may write (or a symlink) gets no
+# state files, with one warning, and the device still works.
+# timeout: 120
+. "$(dirname "$0")/../lib/common.sh"
+
+run=${UBLKD_RUNDIR:-/run/ublkd}
+mkdir -p "$run"
+victim=$TMPDIR/victim
+echo precious >"$victim"
+ln -sf "$victim" "$run/7.args"
+ln -sf "$victim" "$run/7.json"
+dev=$(ublk add -t null -n 7 -s 16M) || fail "ublk add failed"
+cleanup ublk del -n 7
+[ "$(cat "$victim")" = precious ] || fail "a state file was written through a symlink"
+[ -f "$run/7.args" ] && [ ! -L "$run/7.args" ] || fail "7.args is not a plain file"
+[ -f "$run/7.json" ] && [ ! -L "$run/7.json" ] || fail "7.json is not a plain file"
+ublk del -n 7
+[ ! -e "$run/7.args" ] && [ ! -e "$run/7.json" ] || fail "state left after del"
+echo "ok: symlinked state files are replaced, not followed"
+
+chmod 777 "$run"
+cleanup chmod 755 "$run"
+dev=$(ublk add -t null -n 7 -s 16M 2>"$TMPDIR/err") || fail "ublk add failed: $(cat "$TMPDIR/err")"
+grep -q "warning: not writing state files in $run: it is writable by others" "$TMPDIR/err" ||
+	fail "no warning for a world-writable state directory: $(cat "$TMPDIR/err")"
+[ "$(grep -c warning "$TMPDIR/err")" = 1 ] || fail "more than one warning: $(cat "$TMPDIR/err")"
+[ -z "$(ls -A "$run")" ] || fail "state written in a world-writable directory: $(ls -A "$run")"
+dd if="$dev" of=/dev/null bs=4k count=1 iflag=direct status=none || fail "I/O failed"
+ublk del -n 7
+echo "ok: a world-writable state directory gets no state, one warning"
