@@ -189,7 +189,9 @@ int device_write_record(struct ublkd_dev *dev)
 	ret = runstate_write(dev->info.dev_id, "conf", header, &c);
 	if (ret < 0) {
 		runstate_path(dev->info.dev_id, "conf", path, sizeof(path));
-		ublkd_error("cannot write the recovery record %s: %s", path, strerror(-ret));
+		ublkd_error("cannot write the recovery record %s: %s; without it the device "
+			    "could not be recovered: fix %s, or add --recovery=off", path,
+			    strerror(-ret), runstate_dir());
 	}
 	goto out;
 oom:

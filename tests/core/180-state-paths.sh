@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ublkd runs as root: a symlink planted as a state file is replaced, never
 # followed; a state directory that others may write (or a symlink) gets no
-# state files, with one warning, and the device still works.
+# state files, with one warning: a device that must be recoverable is then
+# refused (no recovery record), one with --recovery=off works.
 # timeout: 120
 . "$(dirname "$0")/../lib/common.sh"
 
@@ -9,24 +10,34 @@ run=${UBLKD_RUNDIR:-/run/ublkd}
 mkdir -p "$run"
 victim=$TMPDIR/victim
 echo precious >"$victim"
-ln -sf "$victim" "$run/7.args"
-ln -sf "$victim" "$run/7.json"
+ln -sf "$victim" "$run/7.conf"
+ln -sf "$victim" "$run/7.state"
 dev=$(ublk add -t null -n 7 -s 16M) || fail "ublk add failed"
 cleanup ublk del -n 7
 [ "$(cat "$victim")" = precious ] || fail "a state file was written through a symlink"
-[ -f "$run/7.args" ] && [ ! -L "$run/7.args" ] || fail "7.args is not a plain file"
-[ -f "$run/7.json" ] && [ ! -L "$run/7.json" ] || fail "7.json is not a plain file"
+[ -f "$run/7.conf" ] && [ ! -L "$run/7.conf" ] || fail "7.conf is not a plain file"
+[ -f "$run/7.state" ] && [ ! -L "$run/7.state" ] || fail "7.state is not a plain file"
 ublk del -n 7
-[ ! -e "$run/7.args" ] && [ ! -e "$run/7.json" ] || fail "state left after del"
+[ ! -e "$run/7.conf" ] && [ ! -e "$run/7.state" ] || fail "state left after del"
 echo "ok: symlinked state files are replaced, not followed"
 
 chmod 777 "$run"
 cleanup chmod 755 "$run"
-dev=$(ublk add -t null -n 7 -s 16M 2>"$TMPDIR/err") || fail "ublk add failed: $(cat "$TMPDIR/err")"
+# Two lines: the directory's warning, then why the device cannot start.
+rc=0
+ublk add -t null -n 7 -s 16M 2>"$TMPDIR/err" >/dev/null || rc=$?
+[ $rc = 1 ] || fail "ublk add in a world-writable state dir exited $rc, expected 1"
+grep -q "warning: not writing state files in $run: it is writable by others" "$TMPDIR/err" &&
+	grep -Eq "cannot write the recovery record $run/7.conf: .*: fix $run, or add --recovery=off" "$TMPDIR/err" ||
+	fail "unexpected messages: $(cat "$TMPDIR/err")"
+ublk_dev_wait_gone 7
+[ -z "$(ls -A "$run")" ] || fail "state written in a world-writable directory: $(ls -A "$run")"
+dev=$(ublk add -t null -n 7 -s 16M --recovery off 2>"$TMPDIR/err") ||
+	fail "ublk add --recovery off failed: $(cat "$TMPDIR/err")"
 grep -q "warning: not writing state files in $run: it is writable by others" "$TMPDIR/err" ||
 	fail "no warning for a world-writable state directory: $(cat "$TMPDIR/err")"
 [ "$(grep -c warning "$TMPDIR/err")" = 1 ] || fail "more than one warning: $(cat "$TMPDIR/err")"
 [ -z "$(ls -A "$run")" ] || fail "state written in a world-writable directory: $(ls -A "$run")"
 dd if="$dev" of=/dev/null bs=4k count=1 iflag=direct status=none || fail "I/O failed"
 ublk del -n 7
-echo "ok: a world-writable state directory gets no state, one warning"
+echo "ok: a world-writable state directory gets no state, one warning; recoverable devices refused"
