@@ -39,10 +39,10 @@ fi
 chmod 755 "$tmp/d"
 printf 'target = "null";\n' >"$tmp/d/dev.conf"
 chmod 646 "$tmp/d/dev.conf"
-expect_fail 1 "refusing config file $tmp/d/dev.conf: it is writable by others \(mode 0646\)" \
+expect_fail 78 "refusing config file $tmp/d/dev.conf: it is writable by others \(mode 0646\)" \
 	"$ublkd" --config "$tmp/d/dev.conf" --check
 chmod 620 "$tmp/d/dev.conf"
-expect_fail 1 "refusing config file $tmp/d/dev.conf: it is writable by its group" \
+expect_fail 78 "refusing config file $tmp/d/dev.conf: it is writable by its group" \
 	"$ublkd" --config "$tmp/d/dev.conf" --check
 chmod 644 "$tmp/d/dev.conf"
 "$ublkd" --config "$tmp/d/dev.conf" --check >/dev/null || fail "a safe config file was refused"
