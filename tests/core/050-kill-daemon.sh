@@ -13,7 +13,8 @@ for _ in $(seq 100); do [ -e "$dev" ] || break; sleep 0.1; done
 json=$(ublk list -n "$id" --json)
 [ "$(jq -r '.[0].daemon_running' <<<"$json")" = false ] || fail "list claims a daemon: $json"
 [ "$(jq -r '.[0].state' <<<"$json")" = dead ] || fail "state not dead: $json"
-ublk list | grep -q "dev $id: .*daemon none" || fail "text list not truthful: $(ublk list)"
+ublk list | grep -q "/dev/ublkb$id: .*daemon none" && ublk list | grep -q "daemon pid -1 .*state DEAD" ||
+	fail "text list not truthful: $(ublk list)"
 ublk del -n "$id" || fail "del of a dead device failed"
 [ -z "$(ublk list)" ] || fail "device left: $(ublk list)"
 [ ! -e /run/ublkd/$id.state ] || fail "state file left"

@@ -16,6 +16,7 @@ cc -shared -fPIC -Wall -Wextra -Werror -I"$UBLKD_SRCDIR/include" -o "$so" \
 export COUNT_FILE=${TMPDIR:-/tmp}/count.log
 
 calls() { # WANT EXPECTED-STATUS ublkd-ARGS...: run ublkd, compare the calls
+	# (78: a setting refused, see ublkd(8); 1: the start failed)
 	local want=$1 code=$2 rc=0 got
 	shift 2
 	: >"$COUNT_FILE"
@@ -27,8 +28,8 @@ calls() { # WANT EXPECTED-STATUS ublkd-ARGS...: run ublkd, compare the calls
 }
 
 calls "config check release" 0 --x --check
-calls "config release" 1 --fail-config
-calls "config check release" 1 --fail-check
+calls "config release" 78 --fail-config
+calls "config check release" 78 --fail-check
 calls "config check open release" 1 --fail-open
 calls "config check open close release" 1 --bad-geometry
 
