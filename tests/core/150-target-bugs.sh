@@ -65,7 +65,7 @@ dd_pid=$!
 sleep 2
 kill -0 $dd_pid 2>/dev/null || fail "dd did not block on the request null never completes"
 t0=$SECONDS
-timeout 40 ublk del -n "$id" || fail "ublk del did not return within 40 s (rc $?): $(cat hang.log)"
+timeout 40 ublk del --force -n "$id" || fail "ublk del did not return within 40 s (rc $?): $(cat hang.log)"
 took=$((SECONDS - t0))
 [ $took -le 25 ] || fail "ublk del took $took s"
 rc=0
