@@ -3,7 +3,7 @@
 # first start's command line or directory: a relative -f recovered from
 # another directory keeps the original file (checked by data); a backing
 # path that now names another file, or nothing, is refused with one line and
-# the device (with a reader blocked on it) is deleted by `ublk del` within
+# the device (with a reader blocked on it) is deleted by `ublk del --force` within
 # seconds; devices started as `ublkd NAME` and `ublkd --config FILE` recover
 # by `ublk recover` (and NAME by a restart, as systemd does); a file name
 # with every awkward byte in a ~3800-byte path survives add, --check (eval'd
@@ -69,11 +69,13 @@ truncate -s 16M "$img"
 expect_fail 1 "cannot recover device $id: $img is now another file \(inode [0-9]+ .*\) than the one the device was started on \(inode [0-9]+ .*\); put the original back" \
 	ublk recover -n "$id"
 kill -0 "$reader" 2>/dev/null || fail "the reader finished while the device had no daemon"
-timeout 15 ublk del -n "$id" || fail "ublk del of the refused device failed or hung"
+# The reader holds the disk: plain del refuses, naming it; --force deletes.
+expect_fail 1 "device $id is in use \\(/dev/ublkb$id open by dd" timeout 15 ublk del -n "$id"
+timeout 15 ublk del --force -n "$id" || fail "ublk del --force of the refused device failed or hung"
 ublk_dev_wait_gone "$id" 5
 for ((i = 0; i < 50; i++)); do kill -0 "$reader" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$reader" 2>/dev/null && fail "the reader is still blocked 5 s after ublk del"
-echo "ok: recovery onto a missing or other file refused; ublk del removed the device and freed its reader"
+echo "ok: recovery onto a missing or other file refused; ublk del --force removed the device and freed its reader"
 
 # ---- NAME and --config started devices: ublk recover, and a restart
 truncate -s 16M "$CONFDIR/rd.img"
