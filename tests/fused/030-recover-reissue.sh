@@ -6,7 +6,9 @@
 # by the lend's release.  With --recovery=reissue (the default) such a
 # request must be requeued for the new daemon, never failed: fio write+verify
 # runs back to back across UBLKD_TEST_FUSED_CYCLES (default 20) kills and
-# `ublk recover`s and must see 0 errors.  Skipped without the series.
+# `ublk recover`s and must see 0 errors.  Then the same kill without
+# recovery: the device must go away and nothing hang.  Skipped without the
+# series.
 # timeout: 600
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/crash.bash"
@@ -37,6 +39,25 @@ io_stop
 	fail "mechanism after recovery is not fused_cmd"
 ublk del -n "$id" || fail "del after recovery"
 ublk_dev_wait_gone "$id"
+
+# Without recovery: kill -9 with fused I/O in flight ends the device (the
+# lent requests fail once their secondaries are done, nothing hangs): the
+# block device goes away, fio exits, `ublk del` removes the rest.
+dev=$(ublk add -t loop -f "$backing" -q 2 --zero-copy --zc-mechanism=fused --recovery off) ||
+	fail "add with --recovery off failed"
+id=${dev#/dev/ublkb}
+fio --name=load --filename="$dev" --ioengine=io_uring --direct=1 --rw=randrw --bs=64k \
+	--iodepth=16 --time_based --runtime=60 >/dev/null 2>&1 &
+fio_pid=$!
+sleep 1
+kill -9 "$(ublk list -n "$id" --json | jq -r '.[0].pid')"
+for _ in $(seq 100); do [ -e "$dev" ] || break; sleep 0.1; done
+[ ! -e "$dev" ] || fail "$dev still present 10 s after the daemon died with fused I/O in flight"
+for _ in $(seq 100); do kill -0 "$fio_pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$fio_pid" 2>/dev/null && fail "fio still running 10 s after the device went away"
+wait "$fio_pid" && fail "fio saw no error although its device died under it"
+ublk del -n "$id" || fail "del of the dead device failed"
+echo "no recovery: the device went away with fused I/O in flight, fio got its errors, del worked"
 dmesg | grep -E 'WARNING:|BUG:|INFO: possible|Call Trace|circular locking|inconsistent lock|blocked for more than|general protection|Oops' &&
 	fail "kernel warnings in dmesg"
 exit 0
