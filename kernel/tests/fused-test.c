@@ -997,6 +997,119 @@ static void test_secondary_fields(void)
 	client_free(c);
 }
 
+/* one READ request served by one fused read from fd on ring r, verified */
+static void read_via_ring(struct io_uring *r, int fd, off_t file_off,
+			  unsigned int n, const char *what)
+{
+	struct client *c = client_start(false, 4096, 17 << 20);
+	unsigned char *want;
+	int tag, res;
+
+	if (posix_memalign((void **)&want, 4096, 4096))
+		die("posix_memalign");
+	fill(want, 4096, 10 + n);
+	if (pwrite(fd, want, 4096, file_off) != 4096)
+		die("pwrite (read_via_ring)");
+	client_go(c);
+	tag = wait_request();
+	if (tag < 0) {
+		check(false, "%s: READ request delivered", what);
+		exit(1);
+	}
+	prep_fused(get_sqe(r), char_fd, tag, IORING_OP_READ, fd, file_off, 0, 4096,
+		   UD(UD_TEST, n));
+	res = wait_ud(r, UD(UD_TEST, n), 5000);
+	commit(tag, 4096);
+	client_finish(c);
+	check(res == 4096 && !memcmp(c->buf, want, 4096), "%s: %d, data right", what, res);
+	client_free(c);
+	free(want);
+}
+
+/* SQPOLL and DEFER_TASKRUN rings; a lent secondary cancelled by
+ * ASYNC_CANCEL and by a link timeout gives the request back */
+static void test_rings_and_cancel(void)
+{
+	struct io_uring r;
+	struct io_uring_sqe *sqe;
+	struct __kernel_timespec ts = { .tv_nsec = 100 * 1000000 };
+	struct client *c;
+	int ram, p[2], tag, res, got, rr[8];
+
+	/* the SQPOLL thread belongs to the server's process: allowed */
+	if (io_uring_queue_init(8, &r, IORING_SETUP_SQE128 | IORING_SETUP_SQPOLL))
+		die("io_uring_queue_init (sqpoll)");
+	read_via_ring(&r, backing_fd, 1 << 20, 1, "fused read on an SQPOLL ring");
+	io_uring_queue_exit(&r);
+
+	/* completions in deferred task work (async ones with /dev/ram0) */
+	if (io_uring_queue_init(8, &r, IORING_SETUP_SQE128 | IORING_SETUP_SINGLE_ISSUER |
+				IORING_SETUP_DEFER_TASKRUN))
+		die("io_uring_queue_init (defer_taskrun)");
+	ram = open("/dev/ram0", O_RDWR | O_DIRECT);
+	read_via_ring(&r, ram >= 0 ? ram : backing_fd, 2 << 20, 2,
+		      ram >= 0 ? "O_DIRECT fused read on a DEFER_TASKRUN ring" :
+				 "fused read on a DEFER_TASKRUN ring");
+	if (ram >= 0)
+		close(ram);
+	io_uring_queue_exit(&r);
+
+	/* ASYNC_CANCEL, then a link timeout, of a secondary blocked on a pipe */
+	if (pipe(p))
+		die("pipe");
+	c = client_start(false, 4096, 18 << 20);
+	client_go(c);
+	tag = wait_request();
+	if (tag < 0) {
+		check(false, "READ request delivered");
+		exit(1);
+	}
+	prep_fused(get_sqe(&ring_m), char_fd, tag, IORING_OP_READ, p[0], 0, 0, 4096,
+		   UD(UD_TEST, 1));
+	check(wait_ud(&ring_m, UD(UD_TEST, 1), 300) == -ETIME,
+	      "secondary on an empty pipe pending");
+	sqe = get_sqe(&ring_m);
+	sqe->opcode = IORING_OP_ASYNC_CANCEL;
+	sqe->addr = UD(UD_TEST, 1);
+	sqe->user_data = UD(UD_TEST, 2);
+	memset(rr, 0, sizeof(rr));
+	got = wait_many(&ring_m, 2, rr, 5000);
+	check(got == 2 && (rr[2] == 0 || rr[2] == -EALREADY) &&
+	      (rr[1] == -EINTR || rr[1] == -ECANCELED),
+	      "ASYNC_CANCEL of a lent secondary: cancel %d, secondary %d", rr[2], rr[1]);
+
+	sqe = get_sqe(&ring_m);
+	prep_fused(sqe, char_fd, tag, IORING_OP_READ, p[0], 0, 0, 4096, UD(UD_TEST, 3));
+	sqe->flags |= IOSQE_IO_LINK;
+	sqe = get_sqe(&ring_m);		/* the ring is empty: no submit in between */
+	sqe->opcode = IORING_OP_LINK_TIMEOUT;
+	sqe->addr = (uintptr_t)&ts;
+	sqe->len = 1;
+	sqe->user_data = UD(UD_TEST, 4);
+	memset(rr, 0, sizeof(rr));
+	got = wait_many(&ring_m, 2, rr, 5000);
+	check(got == 2 && (rr[4] == -ETIME || rr[4] == -EALREADY) &&
+	      (rr[3] == -EINTR || rr[3] == -ECANCELED),
+	      "link timeout of a lent secondary: timeout %d, secondary %d", rr[4], rr[3]);
+
+	/* the request was given back each time: it can still be served */
+	{
+		unsigned char want[4096];
+
+		fill(want, sizeof(want), 11);
+		if (pwrite(backing_fd, want, sizeof(want), 18 << 20) != sizeof(want))
+			die("pwrite backing");
+		res = fused_once(tag, IORING_OP_READ, backing_fd, 18 << 20, 0, 4096, 5);
+		commit(tag, 4096);
+		res = res == 4096 ? (int)client_finish(c) : -1;
+		check(res == 4096 && !memcmp(c->buf, want, 4096),
+		      "after both cancellations the request is served: %d", res);
+	}
+	client_free(c);
+	close(p[0]);
+	close(p[1]);
+}
+
 /* Run fn in a forked child (another process) and return the int it gives. */
 static int in_child(int (*fn)(void *), void *arg)
 {
@@ -1413,6 +1526,7 @@ int main(int argc, char **argv)
 	test_direct_bdev();
 	test_bad_primaries();
 	test_secondary_fields();
+	test_rings_and_cancel();
 	test_other_process();
 	test_short_link();
 	test_unprivileged();
