@@ -1110,6 +1110,27 @@ static void test_rings_and_cancel(void)
 	close(p[1]);
 }
 
+/* the fused opcode is 255: io_uring's probe lists it, and 58 (the series'
+ * first number, mainline's IORING_OP_RECV_ZC since 6.15) is not this
+ * kernel's any more */
+static void test_opcode_numbers(void)
+{
+	struct io_uring_probe *probe = io_uring_get_probe_ring(&ring_m);
+	struct io_uring_sqe *sqe;
+	int res;
+
+	check(probe && io_uring_opcode_supported(probe, FUSED_OP) &&
+	      !io_uring_opcode_supported(probe, 58),
+	      "probe: opcode %d supported, 58 not", FUSED_OP);
+	if (probe)
+		io_uring_free_probe(probe);
+	sqe = get_sqe(&ring_m);
+	sqe->opcode = 58;
+	sqe->user_data = UD(UD_TEST, 1);
+	res = wait_ud(&ring_m, UD(UD_TEST, 1), 5000);
+	check(res == -EOPNOTSUPP, "opcode 58: %d (want -EOPNOTSUPP)", res);
+}
+
 /* Run fn in a forked child (another process) and return the int it gives. */
 static int in_child(int (*fn)(void *), void *arg)
 {
@@ -1525,6 +1546,7 @@ int main(int argc, char **argv)
 	test_ring_exit_while_lent();
 	test_direct_bdev();
 	test_bad_primaries();
+	test_opcode_numbers();
 	test_secondary_fields();
 	test_rings_and_cancel();
 	test_other_process();
