@@ -449,6 +449,13 @@ static struct client *client_start(bool write, size_t len, off_t off)
 {
 	struct client *c = calloc(1, sizeof(*c));
 
+	/* past the end the block layer answers (EOF, 0 bytes) and no request
+	 * ever reaches the server: a test bug, not a kernel one */
+	if (off < 0 || (size_t)off + len > DEV_BYTES) {
+		fprintf(stderr, "fused-test: client I/O at %lld+%zu is outside the %u-byte device\n",
+			(long long)off, len, DEV_BYTES);
+		exit(1);
+	}
 	c->write = write;
 	c->len = len;
 	c->off = off;
@@ -909,7 +916,7 @@ static void test_bad_primaries(void)
 /* the secondary's fields the series refuses, each on a delivered READ */
 static void test_secondary_fields(void)
 {
-	struct client *c = client_start(false, 8192, 16 << 20);
+	struct client *c = client_start(false, 8192, 5 << 20);
 	struct io_uring_sqe *sqe;
 	struct iovec *many;
 	struct io_uring iopoll;
@@ -980,13 +987,15 @@ static void test_secondary_fields(void)
 		io_uring_queue_exit(&rb);
 	}
 
-	/* IOPOLL rings cannot reap a fused command's completion */
+	/* IOPOLL rings cannot reap a fused command's completion.  The opcode
+	 * has no .iopoll, so io_uring refuses it in io_init_req() with -EINVAL,
+	 * as it refuses every such opcode, before io_fused_cmd_prep() runs */
 	if (io_uring_queue_init(4, &iopoll, IORING_SETUP_SQE128 | IORING_SETUP_IOPOLL))
 		die("io_uring_queue_init (iopoll)");
 	prep_fused(get_sqe(&iopoll), char_fd, tag, IORING_OP_READ, backing_fd, 0, 0,
 		   4096, UD(UD_TEST, 20));
 	res = wait_ud(&iopoll, UD(UD_TEST, 20), 5000);
-	check(res == -EOPNOTSUPP, "fused command on an IOPOLL ring: %d (want -EOPNOTSUPP)", res);
+	check(res == -EINVAL, "fused command on an IOPOLL ring: %d (want -EINVAL)", res);
 	io_uring_queue_exit(&iopoll);
 
 	/* the request is still fine */
@@ -1001,7 +1010,7 @@ static void test_secondary_fields(void)
 static void read_via_ring(struct io_uring *r, int fd, off_t file_off,
 			  unsigned int n, const char *what)
 {
-	struct client *c = client_start(false, 4096, 17 << 20);
+	struct client *c = client_start(false, 4096, 6 << 20);
 	unsigned char *want;
 	int tag, res;
 
@@ -1057,7 +1066,7 @@ static void test_rings_and_cancel(void)
 	/* ASYNC_CANCEL, then a link timeout, of a secondary blocked on a pipe */
 	if (pipe(p))
 		die("pipe");
-	c = client_start(false, 4096, 18 << 20);
+	c = client_start(false, 4096, 3 << 20);
 	client_go(c);
 	tag = wait_request();
 	if (tag < 0) {
@@ -1086,9 +1095,15 @@ static void test_rings_and_cancel(void)
 	sqe->addr = (uintptr_t)&ts;
 	sqe->len = 1;
 	sqe->user_data = UD(UD_TEST, 4);
+	/* The secondary blocks in an io-wq worker.  The timeout's own result
+	 * is io_try_cancel()'s: the worker is signalled (-EALREADY), the
+	 * lookups after it find nothing and the last one's -ENOENT is what
+	 * the timeout posts (io_uring core: only ASYNC_CANCEL turns that into
+	 * -EALREADY).  What matters is the secondary's end and the request
+	 * being served afterwards. */
 	memset(rr, 0, sizeof(rr));
 	got = wait_many(&ring_m, 2, rr, 5000);
-	check(got == 2 && (rr[4] == -ETIME || rr[4] == -EALREADY) &&
+	check(got == 2 && (rr[4] == -ETIME || rr[4] == -EALREADY || rr[4] == -ENOENT) &&
 	      (rr[3] == -EINTR || rr[3] == -ECANCELED),
 	      "link timeout of a lent secondary: timeout %d, secondary %d", rr[4], rr[3]);
 
@@ -1097,9 +1112,9 @@ static void test_rings_and_cancel(void)
 		unsigned char want[4096];
 
 		fill(want, sizeof(want), 11);
-		if (pwrite(backing_fd, want, sizeof(want), 18 << 20) != sizeof(want))
+		if (pwrite(backing_fd, want, sizeof(want), 15 << 20) != sizeof(want))
 			die("pwrite backing");
-		res = fused_once(tag, IORING_OP_READ, backing_fd, 18 << 20, 0, 4096, 5);
+		res = fused_once(tag, IORING_OP_READ, backing_fd, 15 << 20, 0, 4096, 5);
 		commit(tag, 4096);
 		res = res == 4096 ? (int)client_finish(c) : -1;
 		check(res == 4096 && !memcmp(c->buf, want, 4096),
