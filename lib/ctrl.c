@@ -85,10 +85,29 @@ static int ctrl_cmd(struct ublk_ctrl *c, unsigned int op, uint32_t dev_id,
 	return ret;
 }
 
+/* The fused-command bit counts only with the opcode this ublkd sends: a
+ * kernel built from an early version of the series has the bit but its
+ * opcode is 58, which is another operation on mainline kernels. */
+static int fused_opcode_supported(struct ublk_ctrl *c)
+{
+	struct io_uring_probe *probe = io_uring_get_probe_ring(&c->ring);
+	int ok;
+
+	if (!probe)
+		return 0;
+	ok = io_uring_opcode_supported(probe, IORING_OP_FUSED_CMD_UBLKD);
+	io_uring_free_probe(probe);
+	return ok;
+}
+
 int ctrl_get_features(struct ublk_ctrl *c, uint64_t *features)
 {
-	return ctrl_cmd(c, UBLK_U_CMD_GET_FEATURES, 0, (uint16_t)-1,
-			features, sizeof(*features), 0);
+	int ret = ctrl_cmd(c, UBLK_U_CMD_GET_FEATURES, 0, (uint16_t)-1,
+			   features, sizeof(*features), 0);
+
+	if (ret == 0 && (*features & UBLK_F_FUSED_ZERO_COPY) && !fused_opcode_supported(c))
+		*features &= ~UBLK_F_FUSED_ZERO_COPY;
+	return ret;
 }
 
 int ctrl_add_dev(struct ublk_ctrl *c, struct ublksrv_ctrl_dev_info *info)

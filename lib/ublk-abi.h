@@ -41,10 +41,13 @@
 #define UBLK_F_SHMEM_ZC			(1ULL << 19)
 #define UBLK_F_IO_DESC_SIZE		(1ULL << 20)
 /* Not mainline: ublkd's kernel/ series for 6.12 (zero copy through io_uring
- * fused commands).  Its presence also says that io_uring opcode 58 is
- * IORING_OP_FUSED_CMD on this kernel (mainline later gave 58 to another op). */
+ * fused commands).  Its opcode is 255, the last 8-bit io_uring opcode, which
+ * mainline (numbering from 0 in sequence) would reach last; early builds of
+ * the series used 58, mainline's IORING_OP_RECV_ZC since 6.15, so
+ * ctrl_get_features() reports the bit only when io_uring's probe also
+ * lists opcode 255. */
 #define UBLK_F_FUSED_ZERO_COPY		(1ULL << 48)
-#define IORING_OP_FUSED_CMD_UBLKD	58
+#define IORING_OP_FUSED_CMD_UBLKD	255
 
 /* ---- Structures (little endian, natural alignment) ---- */
 
