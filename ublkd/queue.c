@@ -109,7 +109,9 @@ static void fail_stuck_requests(struct ublkd_queue *q)
 		struct tag *t = &q->tags[i];
 		uint64_t from = t->since_ms > q->drain_start_ms ? t->since_ms : q->drain_start_ms;
 
-		if (t->state != TAG_TARGET || now - from < STOP_GRACE_MS)
+		/* from may be a millisecond ahead of now (drain_start_ms is
+		 * now | 1): unsigned now - from would then look like ages. */
+		if (t->state != TAG_TARGET || now < from || now - from < STOP_GRACE_MS)
 			continue;
 		if (failed++ < 8)
 			ublkd_error("queue %u tag %u: target %s never completed a %s of %u bytes "
