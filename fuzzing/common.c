@@ -26,6 +26,9 @@ static int verbose;
 
 void log_init(const char *prog, enum log_level verbosity) { }
 void log_to_syslog(void) { }
+/* The file:line a message is about (config files): kept for FUZZ_VERBOSE. */
+static const char *context;
+void log_set_context(const char *ctx) { context = ctx; }
 
 __attribute__((format(printf, 2, 0)))
 void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
@@ -34,7 +37,7 @@ void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 
 	vsnprintf(line, sizeof(line), fmt, ap);
 	if (verbose)
-		fprintf(stderr, "ublkd: %s\n", line);
+		fprintf(stderr, "ublkd: %s%s%s\n", context ? context : "", context ? ": " : "", line);
 }
 
 #define DEFINE_LOG_FN(fn, lvl)				\
