@@ -4,6 +4,7 @@
  * read back with libconfig. */
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <libconfig.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,4 +204,20 @@ void runstate_remove(uint32_t dev_id)
 	unlink(path);
 	runstate_path(dev_id, "conf", path, sizeof(path));
 	unlink(path);
+	runstate_remove_temps(dev_id);
+}
+
+/* The temporary files of runstate_create() a daemon killed mid-write left. */
+void runstate_remove_temps(uint32_t dev_id)
+{
+	char pattern[256];
+	glob_t g;
+	size_t i;
+
+	snprintf(pattern, sizeof(pattern), "%s/.%u.*.??????", runstate_dir(), dev_id);
+	if (glob(pattern, GLOB_NOSORT, NULL, &g) != 0)
+		return;
+	for (i = 0; i < g.gl_pathc; i++)
+		unlink(g.gl_pathv[i]);
+	globfree(&g);
 }

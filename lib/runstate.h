@@ -33,5 +33,6 @@ int runstate_lookup_int(const char *text, const char *key, int64_t *out);
 int runstate_lookup_string(const char *text, const char *key, char *buf, size_t len);
 /* Remove the state file and the recovery record of a device. */
 void runstate_remove(uint32_t dev_id);
+void runstate_remove_temps(uint32_t dev_id);
 
 #endif

@@ -765,6 +765,7 @@ int main(int argc, char **argv)
 		goto out_stop;
 	if ((sig = stop_pending(sfd)) || (!recovering && device_set_scheduler(&dev) < 0))
 		goto out_stop;
+	runstate_remove_temps(dev.info.dev_id);	/* of a predecessor killed mid-write */
 	device_write_runstate(&dev);
 	if (dev.cfg.owner_set) {
 		char node[32];

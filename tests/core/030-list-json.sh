@@ -1,6 +1,7 @@
 #!/bin/bash
 # `ublk list --json` is valid JSON with every field ublk(8) promises, and
 # agrees with the kernel and with `ublk list -v`.
+# kernels: first
 . "$(dirname "$0")/../lib/common.sh"
 cleanup sh -c 'ublk del -a >/dev/null 2>&1'
 

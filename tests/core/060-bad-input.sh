@@ -1,6 +1,7 @@
 #!/bin/bash
 # Every mistake a user can make on `ublk add` gets one line naming the cause
 # and the fix, a non-zero exit, and leaves no device behind.
+# kernels: first
 . "$(dirname "$0")/../lib/common.sh"
 cleanup sh -c 'ublk del -a >/dev/null 2>&1'
 

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Crash recovery without a service manager (the default, --recovery=reissue):
-# for the null and loop targets, 10 kill -9 cycles in a row in copy mode and
-# in zero copy (where the kernel has it), 3 in user copy, while fio keeps I/O
+# for the loop target, 10 kill -9 cycles in a row in copy mode and in zero
+# copy (where the kernel has it), 3 in user copy and 3 in each mode for null
+# (no data to lose: the handshake with the kernel only), while fio keeps I/O
 # going (write+verify on loop): the device stays, `ublk recover` starts a new
 # daemon that takes it over, and fio sees delay, never an error.  Then what
 # `ublk recover` refuses.
@@ -29,7 +30,7 @@ for target in null loop; do
 		fi
 		id=${dev#/dev/ublkb}
 		io_start "$dev" "$([ $target = loop ] && echo verify || echo load)"
-		crash_cycles "$id" "$([ "$mode" = --user-copy ] && echo 3 || echo 10)" "out=\$(ublk recover -n $id) && [ \"\$out\" = $dev ]"
+		crash_cycles "$id" "$([ "$mode" = --user-copy ] || [ $target = null ] && echo 3 || echo 10)" "out=\$(ublk recover -n $id) && [ \"\$out\" = $dev ]"
 		io_stop
 		json=$(ublk list -n "$id" --json)
 		want=$(case $mode in --user-copy) echo user_copy ;; --zero-copy) echo zero_copy ;; *) echo copy ;; esac)

@@ -4,6 +4,7 @@
 # id from `ublk add` (UBLK_COMPAT=ublksrv), the daemon pid, state and queue
 # tids from `ublk list` by field position, and `kill -9 $pid` hits the real
 # daemon, after which the state reads QUIESCED and `ublk recover` revives it.
+# kernels: first
 . "$(dirname "$0")/../lib/common.sh"
 cleanup sh -c 'ublk del -a >/dev/null 2>&1'
 require_cmd jq

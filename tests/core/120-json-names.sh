@@ -3,6 +3,7 @@
 # losslessly: spaces, quotes, newline, tab, backslash, \001 and a 3800-byte
 # path come back exactly; \377 (not UTF-8) comes back as \u00ff, U+00FF, as
 # ublk(8) documents.  The output is valid UTF-8 and valid JSON.
+# kernels: first
 . "$(dirname "$0")/../lib/common.sh"
 cleanup sh -c 'ublk del -a >/dev/null 2>&1'
 require_cmd jq iconv

@@ -6,6 +6,7 @@
 # check() and open(), an open() whose geometry ublkd refuses, and a normal
 # start and stop.
 # timeout: 120
+# kernels: first
 . "$(dirname "$0")/../lib/common.sh"
 require_cmd cc
 cleanup sh -c 'ublk del -a >/dev/null 2>&1'

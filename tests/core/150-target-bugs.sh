@@ -8,6 +8,7 @@
 # the log names the tag, op and how long it was held, and the stuck reader
 # gets an I/O error.
 # timeout: 200
+# kernels: first
 . "$(dirname "$0")/../lib/common.sh"
 cleanup sh -c 'ublk del -a >/dev/null 2>&1'
 require_cmd fio jq dd

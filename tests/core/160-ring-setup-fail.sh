@@ -5,6 +5,7 @@
 # io_uring_queue_exit would close the ring's fd again (EBADF here, or another
 # thread's fd) and unmap its rings twice.
 # timeout: 120
+# kernels: first
 . "$(dirname "$0")/../lib/common.sh"
 cleanup sh -c 'ublk del -a >/dev/null 2>&1'
 require_cmd strace

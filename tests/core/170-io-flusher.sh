@@ -5,6 +5,7 @@
 # (0x80000) and PF_LOCAL_THROTTLE (0x100000) on each queue thread.  Without
 # CAP_SYS_RESOURCE the prctl fails: one warning, and the device still serves.
 # timeout: 120
+# kernels: first
 . "$(dirname "$0")/../lib/common.sh"
 cleanup sh -c 'ublk del -a >/dev/null 2>&1'
 require_cmd jq setpriv dd

@@ -18,7 +18,7 @@
 #                              the completion of a 4K read issued right after
 #                              the kill.  Prints each cycle and min/median/max.
 #                              UBLKD_TEST_CRASH_CYCLES=N overrides N (the
-#                              sanitizer pass runs 3: it checks the new
+#                              sanitizer pass runs 1: it checks the new
 #                              daemon's memory safety, not the count).
 
 _io_dir=''

@@ -8,6 +8,7 @@
 #   brd RAM disk     block device, direct I/O, size from BLKGETSIZE64
 #   4K-sector device (kernel loop -b 4096): logical block size 4096
 #   --buffered       on a direct-capable file: buffered, silently
+# kernels: first
 . "$(dirname "$0")/lib.bash"
 need fio losetup mkfs.ext4
 

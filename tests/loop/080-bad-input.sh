@@ -2,6 +2,7 @@
 # timeout: 200
 # Bad input: each mistake gives one line naming the cause and the fix, a
 # non-zero exit status, and leaves no device and no daemon behind.
+# kernels: first
 . "$(dirname "$0")/lib.bash"
 need setpriv
 

@@ -3,6 +3,7 @@
 # refused with a message naming the first device and its daemon, unless both
 # say --shared (or `shared = true;` in a config file); once the first is
 # deleted the file is free again.
+# kernels: first
 . "$(dirname "$0")/../lib/common.sh"
 cleanup sh -c 'ublk del -a >/dev/null 2>&1'
 require_cmd jq

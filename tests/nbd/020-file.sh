@@ -1,6 +1,7 @@
 #!/bin/bash
 # nbdkit's file plugin over a sparse image file: fio verify at 4K and 1M, ext4,
 # and the bytes written through the device are the bytes in the image file.
+# kernels: first
 . "$(dirname "$0")/lib.bash"
 require_cmd fio mkfs.ext4 fsck.ext4
 

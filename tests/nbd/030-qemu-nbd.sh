@@ -1,6 +1,7 @@
 #!/bin/bash
 # qemu-nbd serving a qcow2 image: fio verify, ext4, and what the device wrote
 # reads back through QEMU's own qcow2 code (qemu-img convert) byte for byte.
+# kernels: first
 . "$(dirname "$0")/lib.bash"
 require_cmd fio qemu-nbd qemu-img mkfs.ext4 fsck.ext4
 

@@ -3,6 +3,7 @@
 # (and the device works again when they stop); slow replies complete, only
 # slower; a reply slower than --timeout fails with EIO, the connection is
 # replaced and later I/O works. Nothing hangs, the daemon lives through it all.
+# kernels: first
 . "$(dirname "$0")/lib.bash"
 require_cmd fio
 

@@ -3,6 +3,7 @@
 # within --timeout, the daemon stays up, I/O fails fast while it stays down,
 # works again once the server is back (same data), and a request caught by a
 # short outage is retried on the new connection and succeeds.
+# kernels: first
 . "$(dirname "$0")/lib.bash"
 require_cmd fio
 

@@ -2,6 +2,7 @@
 # A read-only export (nbdkit -r) makes a read-only device: reads work, writes
 # are refused, no discard/write-zeroes advertised. --read-only does the same for
 # a writable export.
+# kernels: first
 . "$(dirname "$0")/lib.bash"
 
 sock=$(nbd_sock ro)

@@ -1,6 +1,7 @@
 #!/bin/bash
 # One NBD connection per queue, and more than one queue only when the server
 # advertises multi-conn; otherwise one queue and a note saying why.
+# kernels: first
 . "$(dirname "$0")/lib.bash"
 require_cmd fio
 

@@ -2,6 +2,7 @@
 # TLS through libnbd: a PSK (URI with tls-psk-file=, and the --tls-psk-file
 # option), X.509 certificates with client verification; a wrong key, an unknown
 # user and plain NBD to a TLS-only server fail with one clear line.
+# kernels: first
 . "$(dirname "$0")/lib.bash"
 require_cmd psktool certtool fio
 

@@ -6,6 +6,7 @@
 # table under TLS in ublkd-nbd(8) says; a reconnect to a server that lost
 # TLS is refused too; a PSK file others may read is refused.
 # timeout: 240
+# kernels: first
 . "$(dirname "$0")/lib.bash"
 require_cmd psktool
 

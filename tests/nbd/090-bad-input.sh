@@ -1,6 +1,7 @@
 #!/bin/bash
 # Every mistake on `ublk add -t nbd` gets one line naming the cause, a non-zero
 # exit, and leaves no device behind; --zero-copy is refused.
+# kernels: first
 . "$(dirname "$0")/lib.bash"
 
 nbd=(ublk add -t nbd)

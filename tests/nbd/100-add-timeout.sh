@@ -5,6 +5,7 @@
 # state behind; ublkd honours SIGTERM while it is still connecting, and so
 # does `ublk add` stop it when its own wait (UBLK_ADD_TIMEOUT) ends.
 # timeout: 120
+# kernels: first
 . "$(dirname "$0")/lib.bash"
 require_cmd python3
 

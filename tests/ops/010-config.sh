@@ -4,6 +4,7 @@
 # with the configured id, queues, depth, size and max I/O size; options after
 # NAME apply on top of the file; SIGTERM stops it and leaves nothing.
 # timeout: 300
+# kernels: first
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/lib.bash"
 require_cmd jq

@@ -3,6 +3,7 @@
 # (EX_CONFIG, which ublkd@.service does not restart),
 # and no device left behind.
 # timeout: 400
+# kernels: first
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/lib.bash"
 

@@ -4,6 +4,7 @@
 # pointed at a scratch file, serves it: fio verify passes, in zero copy too
 # when the kernel has it.
 # timeout: 600
+# kernels: first
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/lib.bash"
 require_cmd jq

@@ -1,10 +1,12 @@
 #!/bin/bash
 # ublkd@.service under real systemd (PID 1; run with tests/vm/run-systemd):
 # `systemctl start ublkd@NAME` brings up the device of NAME.conf, the status
-# line names device, target and copy mode; 10 kill -9 of ublkd in a row under
+# line names device, target and copy mode; kill -9 of ublkd in a row under
 # I/O (fio write+verify on loop): systemd restarts it each time, it recovers
 # the device, fio sees no error; `systemctl stop` removes the device.  For
-# loop and null, in copy mode and zero copy.  Skipped where systemd is not PID 1.
+# loop and null, in copy mode and zero copy: 10 kills in a row for loop in
+# copy mode (more than the unit's old StartLimitBurst allowed), 3 for each
+# of the others.  Skipped where systemd is not PID 1.
 # timeout: 600
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/lib.bash"
@@ -20,13 +22,13 @@ img=/var/lib/ublkd-test/disk.img
 truncate -s 256M "$img"
 cleanup rm -rf /var/lib/ublkd-test
 
-# serve NAME ID TARGET MODE: start ublkd@NAME from a conf file for device ID
+# serve NAME ID TARGET MODE N: start ublkd@NAME from a conf file for device ID
 # (TARGET loop or null, MODE copy or zero_copy); check the status line; then
-# 10 kill -9 cycles under I/O (fio write+verify on loop): systemd restarts
+# N kill -9 cycles under I/O (fio write+verify on loop): systemd restarts
 # ublkd each time, which recovers the device: no I/O error; `systemctl stop`
 # removes the device.
 serve() {
-	local name=$1 id=$2 target=$3 mode=$4 dev=/dev/ublkb$2 status want
+	local name=$1 id=$2 target=$3 mode=$4 cycles=$5 dev=/dev/ublkb$2 status want
 	{
 		echo "target = \"$target\";"
 		echo "id = $id;"
@@ -48,9 +50,9 @@ serve() {
 	echo "ok: active, status '$status'"
 
 	io_start "$dev" "$([ "$target" = loop ] && echo verify || echo load)"
-	crash_cycles "$id" 10 ""
+	crash_cycles "$id" "$cycles" ""
 	io_stop
-	n=${UBLKD_TEST_CRASH_CYCLES:-10}
+	n=${UBLKD_TEST_CRASH_CYCLES:-$cycles}
 	[ "$(systemctl show -p NRestarts --value "ublkd@$name")" = "$n" ] ||
 		fail "NRestarts is $(systemctl show -p NRestarts --value "ublkd@$name"), not $n"
 	[ "$(journalctl -u "ublkd@$name" --no-pager | grep -c 'recovering it')" = "$n" ] ||
@@ -65,9 +67,9 @@ serve() {
 	echo "ok: systemctl stop removed $dev"
 }
 
-serve t1 21 loop copy
-serve t2 22 loop zero_copy
-serve t3 23 null copy
-serve t4 24 null zero_copy
+serve t1 21 loop copy 10
+serve t2 22 loop zero_copy 3
+serve t3 23 null copy 3
+serve t4 24 null zero_copy 3
 echo "---- the journal of ublkd@t2 ----"
 journalctl -u ublkd@t2 --no-pager -o short-monotonic | tail -n 40

@@ -9,6 +9,7 @@
 # with every awkward byte in a ~3800-byte path survives add, --check (eval'd
 # by bash: same argv) and recovery.
 # timeout: 300
+# kernels: first
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/lib.bash"
 require_cmd jq dd cmp

@@ -4,6 +4,7 @@
 # three cases for 1 s per side, one round, and must produce well-formed results
 # (a JSON array, one object per case, every field the table needs, positive
 # numbers), leave nothing behind and render its Markdown table.
+# kernels: first
 . "$(dirname "$0")/../lib/common.sh"
 require_cmd fio jq
 bench=$UBLKD_SRCDIR/tests/bench
