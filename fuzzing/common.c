@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * common.c - the parts every harness shares: a scratch directory, silent
- * logging, the fuzz build's own target plugins, and stubs that keep the
+ * logging (lib/log.c, quiet), the fuzz build's own target plugins, and stubs that keep the
  * nbd target off the network.
  */
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,43 +14,6 @@
 #include "common.h"
 #include "daemon.h"
 #include "log.h"
-
-/* ---------------------------------------------------------------- logging */
-
-/* ublkd's messages are formatted (a bad argument still shows under ASan)
- * but not printed: libFuzzer runs thousands of inputs a second and most
- * are refused with a message.  FUZZ_VERBOSE=1 prints them, to see why a
- * reproducer is refused. */
-static int verbose;
-
-void log_init(const char *prog, enum log_level verbosity) { }
-void log_to_syslog(void) { }
-/* The file:line a message is about (config files): kept for FUZZ_VERBOSE. */
-static const char *context;
-void log_set_context(const char *ctx) { context = ctx; }
-
-__attribute__((format(printf, 2, 0)))
-void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
-{
-	char line[1024];
-
-	vsnprintf(line, sizeof(line), fmt, ap);
-	if (verbose)
-		fprintf(stderr, "ublkd: %s%s%s\n", context ? context : "", context ? ": " : "", line);
-}
-
-#define DEFINE_LOG_FN(fn, lvl)				\
-	void fn(const char *fmt, ...)			\
-	{						\
-		va_list ap;				\
-		va_start(ap, fmt);			\
-		log_vmsg(lvl, fmt, ap);			\
-		va_end(ap);				\
-	}
-DEFINE_LOG_FN(ublkd_error, LOG_LVL_ERROR)
-DEFINE_LOG_FN(ublkd_warn, LOG_LVL_WARN)
-DEFINE_LOG_FN(ublkd_info, LOG_LVL_INFO)
-DEFINE_LOG_FN(ublkd_debug, LOG_LVL_DEBUG)
 
 /* ---------------------------------------------------------------- no network */
 
@@ -107,7 +69,11 @@ const char *fuzz_init(void)
 	const char *tmp = getenv("TMPDIR");
 	size_t i;
 
-	verbose = getenv("FUZZ_VERBOSE") && atoi(getenv("FUZZ_VERBOSE"));
+	/* ublkd's messages are formatted (a bad argument still shows under
+	 * ASan) but not printed: most inputs are refused with a message.
+	 * FUZZ_VERBOSE=1 prints them, to see why a reproducer is refused. */
+	log_init("ublkd", LOG_LVL_DEBUG);
+	log_set_quiet(!(getenv("FUZZ_VERBOSE") && atoi(getenv("FUZZ_VERBOSE"))));
 	snprintf(dir, sizeof(dir), "%s/ublkd-fuzz.XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(dir) || chdir(dir) < 0)
 		die("cannot make a scratch directory under $TMPDIR");

@@ -9,6 +9,7 @@
 static const char *log_prog = "ublkd";
 static enum log_level log_verbosity = LOG_LVL_INFO;
 static int log_syslog;
+static int log_quiet;
 static const char *log_context;	/* main thread only: see log_set_context() */
 
 void log_init(const char *prog, enum log_level verbosity)
@@ -23,6 +24,11 @@ void log_set_context(const char *ctx)
 {
 	log_context = ctx;
 	log_context_thread = pthread_self();
+}
+
+void log_set_quiet(int quiet)
+{
+	log_quiet = quiet;
 }
 
 void log_to_syslog(void)
@@ -43,6 +49,8 @@ void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 	if (log_context && lvl == LOG_LVL_ERROR && pthread_equal(pthread_self(), log_context_thread))
 		n = snprintf(line, sizeof(line), "%s", log_context);
 	vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	if (log_quiet)
+		return;
 	if (log_syslog) {
 		syslog(prio[lvl], "%s", line);
 		return;

@@ -15,6 +15,10 @@ void log_to_syslog(void);
  * (e.g. "FILE:LINE: key 'offset': " while a target checks a value that
  * came from a config file). */
 void log_set_context(const char *ctx);
+/* quiet: format every message but print none (the fuzzing harnesses:
+ * thousands of refused inputs a second, each with its message). */
+void log_set_quiet(int quiet);
+__attribute__((format(printf, 2, 0)))
 void log_vmsg(enum log_level lvl, const char *fmt, va_list ap);
 
 /* The ublkd_error/warn/info/debug functions of <ublkd/target.h> are
