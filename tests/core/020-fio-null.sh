@@ -23,7 +23,7 @@ for c in "${cases[@]}"; do
 		for rw in randread randwrite; do
 			out=$(fio --name=t --filename="$dev" --ioengine=io_uring --direct=1 \
 				--rw=$rw --bs=$bs --iodepth=32 --numjobs=1 --time_based \
-				--runtime=3 --output-format=json) || fail "fio $rw $bs q=$q failed"
+				--runtime=1 --output-format=json) || fail "fio $rw $bs q=$q failed"
 			errs=$(jq '.jobs[0].error' <<<"$out")
 			ios=$(jq ".jobs[0].${rw#rand}.total_ios" <<<"$out")
 			[ "$errs" = 0 ] || fail "fio $rw $bs q=$q: error $errs"
