@@ -200,7 +200,9 @@ int device_recover_check(struct ublkd_dev *dev, int quiet)
 	uint64_t f;
 	int i;
 
-	for (i = 0; i < 500; i++) {
+	/* The kernel marks the device as waiting for a daemon once the old
+	 * daemon's rings are gone: usually within a second, longer under load. */
+	for (i = 0; i < 3000; i++) {
 		if (ctrl_get_info(&dev->ctrl, id, &dev->info) < 0) {
 			if (quiet)
 				return 0;
@@ -219,6 +221,15 @@ int device_recover_check(struct ublkd_dev *dev, int quiet)
 		usleep(10000);	/* the kernel is still quiescing after the old daemon */
 	}
 	f = dev->info.flags;
+	if (dev->info.state == UBLK_S_DEV_LIVE && (f & UBLK_F_USER_RECOVERY)) {
+		if (quiet)
+			return 0;
+		ublkd_error("cannot recover device %u: its daemon (pid %d) is gone, but after "
+			    "30 s the kernel still holds the device live (I/O stuck in the old "
+			    "daemon's rings? see dmesg); 'ublk del --force -n %u' deletes it",
+			    id, dev->info.ublksrv_pid, id);
+		return -1;
+	}
 	if (!(f & UBLK_F_USER_RECOVERY) ||
 	    (dev->info.state != UBLK_S_DEV_QUIESCED && dev->info.state != UBLK_S_DEV_FAIL_IO)) {
 		if (quiet)
@@ -256,7 +267,9 @@ int device_recover_setup(struct ublkd_dev *dev)
 	int ret, i;
 
 	/* The old daemon's ring may still be tearing down: retry while busy. */
-	for (i = 0; i < 500; i++) {
+	/* The kernel marks the device as waiting for a daemon once the old
+	 * daemon's rings are gone: usually within a second, longer under load. */
+	for (i = 0; i < 3000; i++) {
 		ret = ctrl_start_recovery(&dev->ctrl, id);
 		if (ret != -EBUSY)
 			break;
