@@ -1,8 +1,9 @@
 #!/bin/bash
 # Crash recovery without a service manager (the default, --recovery=reissue):
 # for the loop target, 10 kill -9 cycles in a row in copy mode and in zero
-# copy (where the kernel has it), 3 in user copy and 3 in each mode for null
-# (no data to lose: the handshake with the kernel only), while fio keeps I/O
+# copy (where the kernel has it; make check runs 3, make check-stress all:
+# tests/lib/crash.bash), 3 in user copy and 3 in each mode for null (no data
+# to lose: the handshake with the kernel only), while fio keeps I/O
 # going (write+verify on loop): the device stays, `ublk recover` starts a new
 # daemon that takes it over, and fio sees delay, never an error.  Then what
 # `ublk recover` refuses.

@@ -17,9 +17,12 @@
 #                              recovery time as the kernel sees it: kill -9 to
 #                              the completion of a 4K read issued right after
 #                              the kill.  Prints each cycle and min/median/max.
-#                              UBLKD_TEST_CRASH_CYCLES=N overrides N (the
+#                              make check runs at most 3 (N in full under
+#                              make check-stress, UBLKD_TEST_STRESS=1);
+#                              UBLKD_TEST_CRASH_CYCLES=N overrides both (the
 #                              sanitizer pass runs 1: it checks the new
 #                              daemon's memory safety, not the count).
+#                              Sets crash_count to the cycles it ran.
 
 _io_dir=''
 _io_pid=''
@@ -69,6 +72,10 @@ _now_ms() { echo $(($(date +%s%N) / 1000000)); }
 crash_cycles() {
 	local id=$1 cycles=${UBLKD_TEST_CRASH_CYCLES:-$2} restart=$3 dev=/dev/ublkb$1
 	local c pid new state t0 t1 i ms=() sorted
+	if [ -z "${UBLKD_TEST_CRASH_CYCLES:-}" ] && [ "${UBLKD_TEST_STRESS:-0}" != 1 ] && [ "$cycles" -gt 3 ]; then
+		cycles=3
+	fi
+	crash_count=$cycles
 	for ((c = 1; c <= cycles; c++)); do
 		sleep 0.5
 		[ ! -e "$_io_dir/failed" ] || io_stop

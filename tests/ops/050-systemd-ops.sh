@@ -3,9 +3,9 @@
 # (tests/vm/run-systemd): conf/loop.conf copied to /etc/ublkd/disk1.conf
 # starts ublkd@disk1 with no UBLKD_CONFDIR; the sandbox lets ublkd set its
 # disk's I/O scheduler (the default none, and io_scheduler = "mq-deadline");
-# a broken config fails once with status 78 and is not restarted; and 20
-# start/stop cycles (UBLKD_TEST_STOP_CYCLES; the 10th and 20th after a kill -9
-# and recovery) each leave nothing of the device in /run/ublkd.  Skipped where systemd is not PID 1.
+# a broken config fails once with status 78 and is not restarted; and 5
+# start/stop cycles (20 under make check-stress; UBLKD_TEST_STOP_CYCLES; every
+# 10th and the last after a kill -9 and recovery) each leave nothing of the device in /run/ublkd.  Skipped where systemd is not PID 1.
 # timeout: 300
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/lib.bash"
@@ -66,13 +66,14 @@ echo "ok: a broken config exits 78 once; systemd does not restart it ($state, NR
 { echo 'target = "null";'; echo 'id = 7;'; echo 'size = "64M";'; } >/etc/ublkd/cycle.conf
 cleanup rm -f /etc/ublkd/cycle.conf
 cleanup systemctl stop ublkd@cycle
-cycles=${UBLKD_TEST_STOP_CYCLES:-20}
+# 5 in make check, 20 in make check-stress (UBLKD_TEST_STRESS=1).
+cycles=${UBLKD_TEST_STOP_CYCLES:-$([ "${UBLKD_TEST_STRESS:-0}" = 1 ] && echo 20 || echo 5)}
 SECONDS=0
 for ((c = 1; c <= cycles; c++)); do
 	systemctl start ublkd@cycle || fail "cycle $c: start failed: $(journal cycle)"
 	[ -n "$(ls -A /run/ublkd 2>/dev/null | grep -E '(^|[^0-9])7([^0-9]|$)')" ] ||
 		fail "cycle $c: no runtime state of device 7 while it runs (is the check blind?)"
-	if [ $((c % 10)) = 0 ]; then
+	if [ $((c % 10)) = 0 ] || [ $c = "$cycles" ]; then
 		pid=$(systemctl show -p MainPID --value ublkd@cycle)
 		kill -9 "$pid"
 		for ((i = 0; i < 300; i++)); do
@@ -91,4 +92,4 @@ for ((c = 1; c <= cycles; c++)); do
 	ublk_dev_wait_gone 7
 	runstate_gone 7
 done
-echo "ok: $cycles systemctl stop (every 10th after a kill -9 and recovery) in $SECONDS s: device and runtime state gone each time"
+echo "ok: $cycles systemctl stop (every 10th and the last after a kill -9 and recovery) in $SECONDS s: device and runtime state gone each time"
