@@ -374,7 +374,13 @@ static void *queue_thread(void *arg)
 	report(q, ret);
 	if (ret == 0)
 		queue_loop(q);
-	queue_teardown(q);
+	/* A queue that failed keeps its ring and its requests: the main
+	 * thread exits the process at once (exit_if_a_queue_failed), so the
+	 * kernel sees what it sees after a crash, every ring closing together.
+	 * Closing this one first, while the daemon still lived, once left
+	 * 6.12 holding the device live and unrecoverable (core/140). */
+	if (!__atomic_load_n(&q->fail_err, __ATOMIC_ACQUIRE))
+		queue_teardown(q);
 	if (write(q->dev->exit_efd, &one, sizeof(one)) < 0)
 		ublkd_warn("queue %u: cannot report exit", q->q_id);
 	return NULL;
