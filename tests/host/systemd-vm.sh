@@ -4,7 +4,7 @@
 # from a conf file, status text, kill -9 during fio verify -> restart ->
 # recovery with no I/O error, stop removes the device) and then
 # tests/ops/050-systemd-ops.sh (the README's /etc/ublkd steps, the I/O
-# scheduler inside the sandbox, no restart loop on a broken config, 20 stops
+# scheduler inside the sandbox, no restart loop on a broken config, 5 stops (20 under make check-stress)
 # that leave no runtime state).  UBLKD_SYSTEMD_TESTS="050" runs only some.
 # timeout: 1560
 . "$(dirname "$0")/../lib/common.sh"
