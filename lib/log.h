@@ -15,6 +15,9 @@ void log_to_syslog(void);
  * (e.g. "FILE:LINE: key 'offset': " while a target checks a value that
  * came from a config file). */
 void log_set_context(const char *ctx);
+/* While buf is set (NULL ends it), the last error this thread prints is
+ * also copied there: a request's answer carries the message (control.c). */
+void log_capture(char *buf, size_t len);
 void log_vmsg(enum log_level lvl, const char *fmt, va_list ap);
 
 /* The ublkd_error/warn/info/debug functions of <ublkd/target.h> are
