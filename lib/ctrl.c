@@ -129,6 +129,13 @@ int ctrl_try_stop_dev(struct ublk_ctrl *c, uint32_t dev_id)
 	return ctrl_cmd(c, UBLK_U_CMD_TRY_STOP_DEV, dev_id, (uint16_t)-1, NULL, 0, 0);
 }
 
+/* UPDATE_SIZE (UBLK_F_UPDATE_SIZE): the live disk's capacity becomes
+ * sectors (512-byte units), visible to the block layer at once. */
+int ctrl_update_size(struct ublk_ctrl *c, uint32_t dev_id, uint64_t sectors)
+{
+	return ctrl_cmd(c, UBLK_U_CMD_UPDATE_SIZE, dev_id, (uint16_t)-1, NULL, 0, sectors);
+}
+
 /* DEL_DEV waits until the last opener of the disk closes it, which may be
  * never (a mounted file system, an open fd): DEL_DEV_ASYNC (Linux 6.9)
  * removes the device at once and frees its id on that last close.  Then

@@ -31,6 +31,19 @@ void log_set_quiet(int quiet)
 	log_quiet = quiet;
 }
 
+static char *log_capture_buf;	/* see log_capture() */
+static size_t log_capture_len;
+static pthread_t log_capture_thread;
+
+void log_capture(char *buf, size_t len)
+{
+	log_capture_buf = buf;
+	log_capture_len = len;
+	log_capture_thread = pthread_self();
+	if (buf && len)
+		buf[0] = 0;
+}
+
 void log_to_syslog(void)
 {
 	openlog(log_prog, LOG_PID, LOG_DAEMON);
@@ -49,6 +62,9 @@ void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 	if (log_context && lvl == LOG_LVL_ERROR && pthread_equal(pthread_self(), log_context_thread))
 		n = snprintf(line, sizeof(line), "%s", log_context);
 	vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	if (log_capture_buf && lvl == LOG_LVL_ERROR &&
+	    pthread_equal(pthread_self(), log_capture_thread))
+		snprintf(log_capture_buf, log_capture_len, "%s", line);
 	if (log_quiet)
 		return;
 	if (log_syslog) {

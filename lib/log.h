@@ -18,6 +18,9 @@ void log_set_context(const char *ctx);
 /* quiet: format every message but print none (the fuzzing harnesses:
  * thousands of refused inputs a second, each with its message). */
 void log_set_quiet(int quiet);
+/* While buf is set (NULL ends it), the last error this thread prints is
+ * also copied there: a request's answer carries the message (control.c). */
+void log_capture(char *buf, size_t len);
 __attribute__((format(printf, 2, 0)))
 void log_vmsg(enum log_level lvl, const char *fmt, va_list ap);
 

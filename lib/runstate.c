@@ -204,6 +204,8 @@ void runstate_remove(uint32_t dev_id)
 	unlink(path);
 	runstate_path(dev_id, "conf", path, sizeof(path));
 	unlink(path);
+	runstate_path(dev_id, "sock", path, sizeof(path));
+	unlink(path);
 	runstate_remove_temps(dev_id);
 }
 

@@ -14,7 +14,7 @@ const struct ublk_feature ublk_features[] = {
 	{ 7,  "USER_COPY", "6.5", "server copies data with pread/pwrite" },
 	{ 8,  "ZONED", "6.6", "zoned block devices" },
 	{ 9,  "USER_RECOVERY_FAIL_IO", "6.13", "fail I/O while no server runs" },
-	{ 10, "UPDATE_SIZE", "6.16", "resize a live device" },
+	{ 10, "UPDATE_SIZE", "6.16", "resize a live device: ublk resize" },
 	{ 11, "AUTO_BUF_REG", "6.16", "zero copy with automatic buffer registration" },
 	{ 12, "QUIESCE", "6.16", "quiesce a device for server upgrade" },
 	{ 13, "PER_IO_DAEMON", "6.16", "any thread may serve any tag" },
@@ -22,7 +22,7 @@ const struct ublk_feature ublk_features[] = {
 	{ 15, "BATCH_IO", "7.0", "batched fetch and commit" },
 	{ 16, "INTEGRITY", "7.0", "integrity metadata" },
 	{ 17, "SAFE_STOP_DEV", "7.0", "stop only when unused" },
-	{ 18, "NO_AUTO_PART_SCAN", "7.0", "no partition scan at start" },
+	{ 18, "NO_AUTO_PART_SCAN", "7.0", "no partition scan at start: ublk add --no-part-scan" },
 	{ 19, "SHMEM_ZC", "7.1", "shared-memory zero copy" },
 	{ 20, "IO_DESC_SIZE", "7.3", "extensible I/O descriptors" },
 	{ 48, "FUSED_ZERO_COPY", "6.12+kernel/", "zero copy through io_uring fused commands "

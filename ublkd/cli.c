@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cli.c - `ublk`, the command line: add, del, list, features, help.
+ * cli.c - `ublk`, the command line: add, del, list, recover, resize,
+ * features, help.
  *
  * `add` runs one ublkd per device (never in-process) and returns once the
  * block device is live; the others talk to /dev/ublk-control and read the
@@ -11,13 +12,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -44,6 +48,9 @@ static void usage(FILE *f)
 		"                          delete a device not in use (or all); --force: in use too\n"
 		"  list [-n ID] [-v] [--json]  show devices\n"
 		"  recover -n ID           start a new ublkd for a device whose daemon died\n"
+		"  resize -n ID [-s SIZE] [--force]\n"
+		"                          change a live device's size (default: the target's\n"
+		"                          size now, e.g. of a grown backing file); --force: shrink\n"
 		"  features [--json]       ublk features of the running kernel\n"
 		"  help [-t TYPE]          this help, or a target's options\n"
 		"  --version               print the version\n"
@@ -575,6 +582,142 @@ static int cmd_recover(int argc, char **argv)
 	return spawn_ublkd(args, 0);
 }
 
+/* ---------------------------------------------------------------- resize */
+
+/* How long the daemon may take to answer (a target may stat a file or ask
+ * a server; the main thread answers between its other work). */
+#define RESIZE_TIMEOUT_S 30
+
+/* Send one request to device id's daemon (ublkd/control.c) and wait for
+ * its one-message answer.  0, or 1 after one line. */
+static int ask_daemon(uint32_t id, pid_t pid, const char *req, char *ans, size_t len)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct pollfd pfd = { .events = POLLIN };
+	ssize_t n;
+	int fd, ret = 1;
+
+	runstate_path(id, "sock", sa.sun_path, sizeof(sa.sun_path));
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		ublkd_error("the ublkd of device %u (pid %d) takes no requests at %s (%s): it "
+			    "was started by an older ublkd, or could not write %s; restart it "
+			    "(ublk del, then ublk add)", id, pid, sa.sun_path, strerror(errno),
+			    runstate_dir());
+		goto out;
+	}
+	pfd.fd = fd;
+	if (send(fd, req, strlen(req), MSG_NOSIGNAL) < 0) {
+		ublkd_error("cannot send the request to the ublkd of device %u: %s", id,
+			    strerror(errno));
+		goto out;
+	}
+	while ((n = poll(&pfd, 1, RESIZE_TIMEOUT_S * 1000)) < 0 && errno == EINTR)
+		;
+	n = n > 0 ? recv(fd, ans, len - 1, 0) : -1;
+	if (n <= 0) {
+		ublkd_error("the ublkd of device %u (pid %d) did not answer within %d s: see the "
+			    "system log", id, pid, RESIZE_TIMEOUT_S);
+		goto out;
+	}
+	ans[n] = 0;
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+/* The daemon resizes (ublkd/resize.c): its target knows the size it can
+ * serve and it keeps the recovery record that must follow.  The kernel
+ * feature is checked here first, so that an older kernel gets its answer
+ * whatever the daemon. */
+static int cmd_resize(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "number", required_argument, NULL, 'n' },
+		{ "size", required_argument, NULL, 's' },
+		{ "force", no_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char req[64], ans[8192], from[32], to[32], *state;
+	uint64_t size = 0, features = 0, old, now;
+	int opt, force = 0, have_id = 0, ret;
+	struct ublk_ctrl c;
+	struct utsname u;
+	uint32_t id = 0;
+	pid_t pid;
+
+	while ((opt = getopt_long(argc, argv, "n:s:f", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'n':
+			if (parse_id(optarg, &id))
+				return 1;
+			have_id = 1;
+			break;
+		case 's':
+			if (parse_size(optarg, &size) || !size || size % 512) {
+				ublkd_error("invalid size '%s' for -s: expected a non-zero multiple "
+					    "of 512 bytes such as 1G, 512M or 4096", optarg);
+				return 1;
+			}
+			break;
+		case 'f':
+			force = 1;
+			break;
+		default:
+			ublkd_error("usage: ublk resize -n ID [-s SIZE] [--force]");
+			return 1;
+		}
+	}
+	if (!have_id || optind < argc) {
+		ublkd_error("usage: ublk resize -n ID [-s SIZE] [--force]");
+		return 1;
+	}
+	if (ctrl_open(&c) < 0)
+		return 1;
+	ret = ctrl_get_features(&c, &features);
+	ctrl_close(&c);
+	if (ret < 0 || !(features & UBLK_F_UPDATE_SIZE)) {
+		uname(&u);
+		ublkd_error("ublk resize needs the kernel feature UBLK_F_UPDATE_SIZE (Linux %s+); "
+			    "this kernel (%s) does not have it", feature_since(UBLK_F_UPDATE_SIZE),
+			    u.release);
+		return 1;
+	}
+	if (!dev_exists(id)) {
+		ublkd_error("no ublk device %u (see 'ublk list')", id);
+		return 1;
+	}
+	state = runstate_read(id);
+	pid = state_pid(state);
+	free(state);
+	if (!ublkd_alive(pid)) {
+		ublkd_error("device %u has no running ublkd: recover it first ('ublk recover -n "
+			    "%u'), then resize it", id, id);
+		return 1;
+	}
+	snprintf(req, sizeof(req), "resize %llu %d", (unsigned long long)size, force);
+	if (ask_daemon(id, pid, req, ans, sizeof(ans)))
+		return 1;
+	if (!strncmp(ans, "error ", 6)) {
+		ublkd_error("%s", ans + 6);
+		return 1;
+	}
+	if (sscanf(ans, "ok %" SCNu64 " %" SCNu64, &old, &now) != 2) {
+		ublkd_error("unexpected answer from the ublkd of device %u: '%.80s': use the ublk "
+			    "of the same version", id, ans);
+		return 1;
+	}
+	format_size(old, from, sizeof(from));
+	format_size(now, to, sizeof(to));
+	if (old == now)
+		printf(UBLK_BLOCK_FMT ": %s, unchanged\n", id, to);
+	else
+		printf(UBLK_BLOCK_FMT ": %s -> %s\n", id, from, to);
+	return 0;
+}
+
 /* ---------------------------------------------------------------- list */
 
 struct dev_view {
@@ -942,6 +1085,8 @@ int main(int argc, char **argv)
 		return cmd_list(argc, argv);
 	if (!strcmp(argv[0], "recover"))
 		return cmd_recover(argc, argv);
+	if (!strcmp(argv[0], "resize"))
+		return cmd_resize(argc, argv);
 	if (!strcmp(argv[0], "features"))
 		return cmd_features(argc, argv);
 	if (!strcmp(argv[0], "help") || !strcmp(argv[0], "-h") || !strcmp(argv[0], "--help"))

@@ -51,6 +51,7 @@ static const struct key generic_keys[] = {
 	{ "recovery",	  "recovery",	  K_STRING, "recovery = \"reissue\";" },
 	{ "owner",	  "owner",	  K_STRING, "owner = \"alice:disk\";" },
 	{ "io_scheduler", "io-scheduler", K_STRING, "io_scheduler = \"none\";" },
+	{ "no_part_scan", "no-part-scan", K_BOOL,   "no_part_scan = true;" },
 };
 #define NR_GENERIC_KEYS (sizeof(generic_keys) / sizeof(generic_keys[0]))
 

@@ -9,6 +9,8 @@
  *   queue.c       the per-queue thread and its io_uring loop
  *   data.c        how a request's data reaches the target: copy, user copy,
  *                 zero copy (auto-registered or registered buffers)
+ *   control.c     requests to the running daemon (<id>.sock)
+ *   resize.c      `ublk resize`: a live device's new size
  *   plugin.c      loading target plugins
  *   target-api.c  the services <ublkd/target.h> promises targets
  */
@@ -88,6 +90,7 @@ struct dev_config {
 				 * writes' data fetched after the request */
 	int read_only;
 	char *io_scheduler;	/* --io-scheduler: NULL is "none"; "keep" */
+	int no_part_scan;	/* --no-part-scan: UBLK_F_NO_AUTO_PART_SCAN */
 	enum recovery_mode recovery;
 	int recover;		/* --recover: take over device dev_id */
 	int check;		/* --check: print the configuration, exit */
@@ -248,6 +251,13 @@ int device_write_runstate(struct ublkd_dev *dev);
 const char *device_mode_name(const struct ublkd_dev *dev);
 uint64_t device_bytes_copied(const struct ublkd_dev *dev);
 const char *recovery_name(uint64_t flags);
+
+/* resize.c: 0, or -1 after one line; *old_size: the size before */
+int device_resize(struct ublkd_dev *dev, uint64_t want, int force, uint64_t *old_size);
+
+/* control.c */
+int control_open(uint32_t dev_id);
+void control_handle(struct ublkd_dev *dev, int lfd);
 
 /* queue.c */
 int queue_start(struct ublkd_queue *q);

@@ -157,7 +157,8 @@ int device_setup(struct ublkd_dev *dev)
 	dev->info.max_io_buf_bytes = dev->max_io_bytes;
 	dev->info.dev_id = dev->cfg.dev_id < 0 ? (uint32_t)-1 : (uint32_t)dev->cfg.dev_id;
 	dev->info.flags = UBLK_F_CMD_IOCTL_ENCODE | mode_flags(dev) | recovery_flags(dev) |
-			  (dev->cfg.need_get_data ? UBLK_F_NEED_GET_DATA : 0);
+			  (dev->cfg.need_get_data ? UBLK_F_NEED_GET_DATA : 0) |
+			  (dev->cfg.no_part_scan ? UBLK_F_NO_AUTO_PART_SCAN : 0);
 
 	ret = ctrl_add_dev(&dev->ctrl, &dev->info);
 	if (ret == -EEXIST) {
@@ -247,6 +248,7 @@ int device_recover_check(struct ublkd_dev *dev, int quiet)
 			    f & UBLK_F_USER_RECOVERY_REISSUE ? RECOVERY_REISSUE : RECOVERY_ON;
 	dev->zc = ZC_NONE;
 	dev->cfg.need_get_data = !!(f & UBLK_F_NEED_GET_DATA);
+	dev->cfg.no_part_scan = !!(f & UBLK_F_NO_AUTO_PART_SCAN);
 	if (f & UBLK_F_USER_COPY)
 		dev->cfg.data_mode = UBLKD_DATA_USER_COPY;
 	else if (f & UBLK_F_SUPPORT_ZERO_COPY) {

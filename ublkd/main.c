@@ -53,6 +53,8 @@ static void usage(FILE *f)
 		"      --owner USER[:GROUP]  give /dev/ublkbN to USER (and GROUP) once live\n"
 		"      --io-scheduler S   the block device's I/O scheduler (default none, as the\n"
 		"                         kernel's loop driver; 'keep': the kernel's choice)\n"
+		"      --no-part-scan     the kernel does not read the partition table at start\n"
+		"                         (Linux 7.0+); partprobe still can\n"
 		"      --recovery MODE    if ublkd dies: reissue (default: the device waits and\n"
 		"                         in-flight I/O is reissued), on (in-flight I/O fails),\n"
 		"                         fail-io (all I/O fails until a daemon returns), off\n"
@@ -461,21 +463,23 @@ static int stop_pending(int sfd)
 	return 0;
 }
 
-/* Serve until asked to stop or until every queue has exited. */
-static void serve(struct ublkd_dev *dev, int sfd)
+/* Serve until asked to stop or until every queue has exited; answer
+ * requests (control.c) on lfd meanwhile. */
+static void serve(struct ublkd_dev *dev, int sfd, int lfd)
 {
 	unsigned int exited = 0;
 	uint64_t last_copied = 0, usec = 0, n;
-	struct pollfd pfd[2] = {
+	struct pollfd pfd[3] = {
 		{ .fd = sfd, .events = POLLIN },
 		{ .fd = dev->exit_efd, .events = POLLIN },
+		{ .fd = lfd, .events = POLLIN },	/* ignored when -1 */
 	};
 	int timeout = 2000;
 
 	if (sd_watchdog_enabled(0, &usec) > 0 && usec / 2000 < (uint64_t)timeout)
 		timeout = usec / 2000;
 	for (;;) {
-		int ret = poll(pfd, 2, timeout);
+		int ret = poll(pfd, 3, timeout);
 
 		if (ret < 0 && errno != EINTR)
 			break;
@@ -497,6 +501,8 @@ static void serve(struct ublkd_dev *dev, int sfd)
 				return;
 			}
 		}
+		if (pfd[2].revents & POLLIN)
+			control_handle(dev, lfd);
 		if (usec)
 			sd_notify(0, "WATCHDOG=1");
 		n = device_bytes_copied(dev);
@@ -593,7 +599,7 @@ int main(int argc, char **argv)
 	struct setup_guard guard = { .stop_efd = -1 };
 	sigset_t sigs;
 	int sfd = -1, ret, status = 1, recovering = 0, served = 0, by_config = 0, skip = 0, i;
-	int recover_id, sig = 0;
+	int recover_id, sig = 0, lfd = -1;
 
 	log_init("ublkd", LOG_LVL_INFO);
 	for (i = 1; i < argc; i++) {
@@ -743,7 +749,9 @@ int main(int argc, char **argv)
 			    dev.cfg.dev_id, dev.cfg.dev_id, dev.cfg.dev_id);
 		goto out_ctrl;
 	}
-	if (!recovering && (choose_data_mode(&dev) < 0 || check_recovery(&dev) < 0))
+	if (!recovering && (choose_data_mode(&dev) < 0 || check_recovery(&dev) < 0 ||
+			    (dev.cfg.no_part_scan &&
+			     need_feature(&dev, UBLK_F_NO_AUTO_PART_SCAN, "--no-part-scan") < 0)))
 		goto out_ctrl;
 	if (open_target(&dev) < 0)
 		goto out_target;	/* close() only if open() succeeded */
@@ -777,9 +785,10 @@ int main(int argc, char **argv)
 			goto out_stop;
 		}
 	}
+	lfd = control_open(dev.info.dev_id);
 	announce_ready(&dev);
 
-	serve(&dev, sfd);
+	serve(&dev, sfd, lfd);
 	status = 0;
 	served = 1;
 out_stop:
@@ -801,6 +810,8 @@ out_ctrl:
 	ctrl_close(&dev.ctrl);
 out_fds:
 	setup_guard_stop(&guard);
+	if (lfd >= 0)
+		close(lfd);
 	if (sfd >= 0)
 		close(sfd);
 	if (dev.exit_efd >= 0)

@@ -18,7 +18,7 @@
 enum {
 	OPT_MAX_IO = 256, OPT_USER_COPY, OPT_ZC_MECH, OPT_READ_ONLY, OPT_READY_FD,
 	OPT_FOREGROUND, OPT_RECOVERY, OPT_RECOVER, OPT_CONFIG, OPT_CHECK,
-	OPT_OWNER, OPT_IO_SCHED, OPT_NEED_GET_DATA, OPT_TARGET_BASE = 1000,
+	OPT_OWNER, OPT_IO_SCHED, OPT_NEED_GET_DATA, OPT_NO_PART_SCAN, OPT_TARGET_BASE = 1000,
 };
 
 static const struct option generic_opts[] = {
@@ -46,6 +46,7 @@ static const struct option generic_opts[] = {
 	{ "check",		no_argument,	   NULL, OPT_CHECK },
 	{ "owner",		required_argument, NULL, OPT_OWNER },
 	{ "io-scheduler",	required_argument, NULL, OPT_IO_SCHED },
+	{ "no-part-scan",	no_argument,	   NULL, OPT_NO_PART_SCAN },
 	{ "verbose",		no_argument,	   NULL, 'v' },
 };
 #define NR_GENERIC (sizeof(generic_opts) / sizeof(generic_opts[0]))
@@ -344,6 +345,9 @@ static int generic(struct dev_config *cfg, int c, const char *arg)
 		free(cfg->io_scheduler);
 		cfg->io_scheduler = strdup(arg);
 		return 0;
+	case OPT_NO_PART_SCAN:
+		cfg->no_part_scan = 1;
+		return 0;
 	case 'v':
 		cfg->verbose++;
 		return 0;
@@ -570,7 +574,7 @@ int options_only_meta(const struct dev_config *c)
 {
 	return !c->target && !c->nr_queues && !c->depth && !c->size && !c->max_io_bytes &&
 	       c->data_mode == UBLKD_DATA_COPY && c->zc_force == ZC_NONE && !c->read_only &&
-	       !c->need_get_data &&
+	       !c->need_get_data && !c->no_part_scan &&
 	       !c->io_scheduler && c->recovery == RECOVERY_REISSUE && !c->owner_set &&
 	       !c->nr_topts;
 }
@@ -636,6 +640,8 @@ void options_print(FILE *f, const struct dev_config *cfg)
 		fprintf(f, " --read-only");
 	if (cfg->io_scheduler)
 		fprintf(f, " --io-scheduler %s", cfg->io_scheduler);	/* [a-z0-9_-] */
+	if (cfg->no_part_scan)
+		fprintf(f, " --no-part-scan");
 	fprintf(f, " --recovery %s", options_recovery_name(cfg->recovery));
 	if (cfg->owner_set) {
 		fprintf(f, " --owner %u", (unsigned int)cfg->owner_uid);

@@ -106,6 +106,8 @@ static int add_generic(config_setting_t *r, const struct ublkd_dev *dev)
 		ret |= runstate_add_bool(r, "need_get_data", 1);
 	if (c->io_scheduler)
 		ret |= runstate_add_string(r, "io_scheduler", c->io_scheduler);
+	if (c->no_part_scan)
+		ret |= runstate_add_bool(r, "no_part_scan", 1);
 	ret |= runstate_add_string(r, "recovery", options_recovery_name(c->recovery));
 	if (c->owner_set) {
 		if (c->owner_gid != (gid_t)-1)

@@ -193,6 +193,16 @@ struct ublkd_target_ops {
 	 * --check): free what config() kept.  ublkd calls close() if and
 	 * only if open() succeeded. */
 	void (*release)(struct ublkd_target *t);
+
+	/* Optional: `ublk resize` (a target without it cannot be resized).
+	 * On the main thread while the queues serve.  In: *size, the size the
+	 * user asked for in bytes, or 0 for the target's own size now (e.g.
+	 * of a backing file the user grew).  Out: the size to serve, a
+	 * non-zero multiple of the logical block size.  Check only, change
+	 * nothing: ublkd decides (a shrink needs --force) and then tells
+	 * the kernel, whose requests stay within the new size from then on.
+	 * 0, or -1 after ublkd_error() naming the cause and the fix. */
+	int  (*new_size)(struct ublkd_target *t, uint64_t *size);
 };
 
 /* Exported by every target plugin. */

@@ -507,6 +507,40 @@ err:
 	return -1;
 }
 
+/* `ublk resize`: the size asked for, or what the backing holds now after
+ * --offset (a file the user grew, a block device that grew). */
+static int loop_new_size(struct ublkd_target *t, uint64_t *size)
+{
+	struct loop *lo = ublkd_target_priv(t);
+	uint64_t backing_size, avail;
+	struct stat st;
+
+	if (lo->is_blk ? ioctl(lo->fd, BLKGETSIZE64, &backing_size) < 0 : fstat(lo->fd, &st) < 0) {
+		ublkd_error("loop: cannot get the size of %s: %s", lo->path, strerror(errno));
+		return -1;
+	}
+	if (!lo->is_blk)
+		backing_size = (uint64_t)st.st_size;
+	avail = backing_size > lo->offset ?
+		(backing_size - lo->offset) & ~(uint64_t)(lo->lbs - 1) : 0;
+	if (*size > avail || (!*size && !avail)) {
+		ublkd_error("loop: %s holds %" PRIu64 " bytes%s, %s: grow it first (e.g. "
+			    "truncate -s SIZE %s)%s", lo->path, avail,
+			    lo->offset ? " after --offset" : "",
+			    *size ? "less than the size asked for" : "not one block", lo->path,
+			    *size ? ", or give a smaller -s" : "");
+		return -1;
+	}
+	if (*size % lo->lbs) {
+		ublkd_error("loop: -s %" PRIu64 " is not a multiple of the %u-byte block size "
+			    "of %s: round it", *size, lo->lbs, lo->path);
+		return -1;
+	}
+	if (!*size)
+		*size = avail;
+	return 0;
+}
+
 static int loop_flush(struct ublkd_target *t)
 {
 	struct loop *lo = ublkd_target_priv(t);
@@ -805,6 +839,7 @@ static const struct ublkd_target_ops loop_ops = {
 	.flush		= loop_flush,
 	.close		= loop_close,
 	.release	= loop_free,
+	.new_size	= loop_new_size,
 	.queue_init	= loop_queue_init,
 	.queue_exit	= loop_queue_exit,
 	.queue_io	= loop_queue_io,

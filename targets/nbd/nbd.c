@@ -66,6 +66,7 @@ struct nbd_target {
 	/* What the server told open(). */
 	char *desc;
 	uint64_t export_size;
+	uint32_t lbs;		/* the device's logical block size */
 	uint32_t max_req;	/* largest read/write per NBD command */
 	bool read_only, can_flush, can_fua, can_trim, can_zero, multi_conn;
 
@@ -701,6 +702,7 @@ static int nt_open(struct ublkd_target *t, struct ublkd_setup *s)
 	}
 	s->logical_block_size = lbs;
 	s->physical_block_size = pbs;
+	nt->lbs = lbs;
 	if (bmax > 0 && bmax < DEFAULT_MAX_IO)
 		s->max_io_bytes = bmax >= 4096 ? (uint32_t)bmax & ~4095U : 4096;
 	s->discard_granularity = pbs;
@@ -1499,6 +1501,35 @@ static void queue_exit(struct ublkd_queue *q)
 	ublkd_queue_set_priv(q, NULL);
 }
 
+/* `ublk resize`: libnbd reads the export's size once, when it connects,
+ * and refuses requests past it; every queue's connection checks that the
+ * export still has that size.  So a device can shrink, or grow back, up
+ * to the size at connect time; following an export the server grew takes
+ * a new device. */
+static int nt_new_size(struct ublkd_target *t, uint64_t *size)
+{
+	struct nbd_target *nt = ublkd_target_priv(t);
+
+	if (!*size) {
+		ublkd_error("nbd: the export's size is read once, at connect (libnbd cannot read "
+			    "it again): give -s SIZE, at most %" PRIu64 " bytes; for an export the "
+			    "server grew, delete the device and add it again", nt->export_size);
+		return -1;
+	}
+	if (*size > nt->export_size) {
+		ublkd_error("nbd: -s %" PRIu64 " is larger than the export %s (%" PRIu64 " bytes "
+			    "at connect): give a smaller -s; for an export the server grew, "
+			    "delete the device and add it again", *size, nt->desc, nt->export_size);
+		return -1;
+	}
+	if (*size % nt->lbs) {
+		ublkd_error("nbd: -s %" PRIu64 " is not a multiple of the %u-byte block size "
+			    "of %s: round it", *size, nt->lbs, nt->desc);
+		return -1;
+	}
+	return 0;
+}
+
 static const struct ublkd_target_ops nt_ops = {
 	.api_version	= UBLKD_TARGET_API_VERSION,
 	.struct_size	= sizeof(struct ublkd_target_ops),
@@ -1513,6 +1544,7 @@ static const struct ublkd_target_ops nt_ops = {
 	.close		= nt_close,
 	.check		= nt_check,
 	.release	= free_target,
+	.new_size	= nt_new_size,
 	.queue_init	= queue_init,
 	.queue_exit	= queue_exit,
 	.queue_io	= queue_io,

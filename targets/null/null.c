@@ -32,6 +32,18 @@ static int null_open(struct ublkd_target *t, struct ublkd_setup *s)
 	return 0;
 }
 
+/* `ublk resize -s SIZE`: any size; without -s there is nothing to follow. */
+static int null_new_size(struct ublkd_target *t, uint64_t *size)
+{
+	(void)t;
+	if (!*size) {
+		ublkd_error("null: the null target has no size of its own to follow: give "
+			    "-s SIZE");
+		return -1;
+	}
+	return 0;
+}
+
 static void null_queue_io(struct ublkd_queue *q, struct ublkd_io *io)
 {
 	static __thread unsigned long nr;	/* requests of this queue */
@@ -53,6 +65,7 @@ static const struct ublkd_target_ops null_ops = {
 	.features	= UBLKD_TARGET_ZERO_COPY | UBLKD_TARGET_NO_DATA,
 	.open		= null_open,
 	.queue_io	= null_queue_io,
+	.new_size	= null_new_size,
 };
 
 UBLKD_REGISTER_TARGET(null_ops)

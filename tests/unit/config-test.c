@@ -184,6 +184,7 @@ static void test_valid(void)
 		   "read_only = true;\n"
 		   "recovery = \"fail-io\";\n"
 		   "owner = \"root:root\";\n"
+		   "no_part_scan = true;\n"
 		   "file = \"/srv/disk.img\";\n"
 		   "offset = 4096;\n"
 		   "buffered = true;\n"
@@ -201,6 +202,7 @@ static void test_valid(void)
 	CHECK(cfg.read_only == 1);
 	CHECK(cfg.recovery == RECOVERY_FAIL_IO);
 	CHECK(cfg.owner_set && cfg.owner_uid == 0 && cfg.owner_gid == 0);
+	CHECK(cfg.no_part_scan == 1);
 	/* tls = false adds nothing; export_name is the option export-name. */
 	CHECK(cfg.nr_topts == 4);
 	CHECK(!strcmp(topt(&cfg, 0, "file"), "/srv/disk.img"));
@@ -215,7 +217,7 @@ static void test_valid(void)
 	CHECK(cfg.dev_id == -1 && cfg.nr_queues == 0 && cfg.depth == 0 && cfg.size == 0);
 	CHECK(cfg.max_io_bytes == 0 && cfg.data_mode == UBLKD_DATA_COPY);
 	CHECK(cfg.zc_force == ZC_NONE && !cfg.read_only && !cfg.owner_set);
-	CHECK(cfg.recovery == RECOVERY_REISSUE);
+	CHECK(cfg.recovery == RECOVERY_REISSUE && !cfg.no_part_scan);
 	CHECK(cfg.nr_topts == 0);
 	options_free(&cfg);
 
@@ -227,6 +229,7 @@ static void test_valid(void)
 		   "max-io = 65536\n"
 		   "user_copy = true\n"
 		   "read-only = false\n"
+		   "no-part-scan = false\n"
 		   "zero_copy = false\n"
 		   "recovery = \"on\"\n"
 		   "owner = \"root\"\n"
@@ -236,7 +239,7 @@ static void test_valid(void)
 	CHECK(cfg.size == 4ULL << 30);
 	CHECK(cfg.max_io_bytes == 65536);
 	CHECK(cfg.data_mode == UBLKD_DATA_USER_COPY);
-	CHECK(cfg.read_only == 0);
+	CHECK(cfg.read_only == 0 && cfg.no_part_scan == 0);
 	CHECK(cfg.recovery == RECOVERY_ON);
 	CHECK(cfg.owner_set && cfg.owner_uid == 0 && cfg.owner_gid == (gid_t)-1);
 	CHECK(cfg.zc_force == ZC_AUTO);
