@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# tests/deb/install-test.sh DEBDIR: the packages of DEBDIR, installed as an
+# administrator would, on a machine with systemd as PID 1 (the test VM of
+# tests/vm/run-systemd; `make check-deb` runs it through tests/deb/check-deb):
+# apt-get installs ublkd, ublkd-nbd and ublkd-dev offline; nothing is enabled
+# or started; /etc/ublkd/data.conf (loop over a file in /var/lib) runs as
+# ublkd@data; an ext4 file's checksum survives `systemctl restart`; removal
+# is refused while the device is mounted, then stops it cleanly and keeps
+# /etc/ublkd/data.conf; purge removes the rest of what the package made.
+# Not a tests/run test: tests/run leaves the group deb out.
+# timeout: 600
+. "$(dirname "$0")/../lib/common.sh"
+debdir=$(cd "${1:?usage: install-test.sh DEBDIR}" && pwd)
+[ "$(cat /proc/1/comm)" = systemd ] || skip "systemd is not PID 1 here (tests/deb/check-deb runs this in tests/vm/run-systemd)"
+# The installed programs, not the build tree's (tests/vm/run puts those first).
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+unset UBLKD_PLUGIN_DIR UBLKD_CONFDIR UBLKD_RUNSTATEDIR
+id=5 dev=/dev/ublkb5 mnt=/run/ublkd-deb-mnt
+step() { echo "---- $*"; }
+
+# ---- a writable /usr: the VM's root is the host's, read-only, and the VM
+# writes /etc and /var through overlays (tests/vm/run-systemd); /usr gets one
+# here.  dpkg's database (/var/lib/dpkg) is the host's, seen through the
+# /var overlay: the libraries ublkd needs (liburing2, libconfig9,
+# libsystemd0, libnbd0) are installed there already, as the build needs
+# their -dev packages, so apt-get resolves every dependency without a
+# download (--no-download makes it fail rather than try).
+ovl=/run/ublkd-deb-usr
+mkdir -p $ovl && mount -t tmpfs tmpfs $ovl && mkdir $ovl/upper $ovl/work
+mount -t overlay -o lowerdir=/usr,upperdir=$ovl/upper,workdir=$ovl/work overlay /usr ||
+	fail "cannot put a writable overlay on /usr"
+rm -f /var/lib/man-db/auto-update	# no man-db index rebuild (minutes under emulation)
+! dpkg -s ublkd >/dev/null 2>&1 || fail "ublkd is already installed in the VM's view of the host"
+
+step "apt-get install the packages"
+debs=("$debdir"/ublkd_*.deb "$debdir"/ublkd-nbd_*.deb "$debdir"/ublkd-dev_*.deb)
+for d in "${debs[@]}"; do [ -f "$d" ] || fail "no package $d in $debdir"; done
+DEBIAN_FRONTEND=noninteractive apt-get install -y --no-download "${debs[@]}" ||
+	fail "apt-get install of ${debs[*]} failed"
+for p in ublkd ublkd-nbd ublkd-dev; do
+	[ "$(dpkg-query -W -f '${Status}' $p)" = "install ok installed" ] || fail "$p is not installed"
+done
+[ "$(command -v ublk)" = /usr/sbin/ublk ] || fail "ublk is $(command -v ublk), not /usr/sbin/ublk"
+[ -d /etc/ublkd ] || fail "the package made no /etc/ublkd"
+plugindir=$(pkg-config --variable=plugindir ublkd)
+for t in null loop nbd; do [ -f "$plugindir/$t.so" ] || fail "no $t target in ublkd.pc's plugindir $plugindir"; done
+[ -f /usr/include/ublkd/target.h ] || fail "ublkd-dev has no /usr/include/ublkd/target.h"
+echo "ok: installed: $(dpkg-query -W -f '${Package} ${Version}, ' ublkd ublkd-nbd ublkd-dev)plugins in $plugindir"
+
+# The unit is a template: installed, but no instance is enabled or running.
+systemctl cat ublkd@data.service >/dev/null || fail "systemd does not know ublkd@.service after the install"
+[ "$(systemctl is-enabled ublkd@data.service 2>/dev/null || true)" = disabled ] ||
+	fail "ublkd@data is $(systemctl is-enabled ublkd@data.service 2>&1) after the install, want disabled"
+[ -z "$(systemctl list-units --plain --no-legend 'ublkd@*')" ] || fail "units running after the install: $(systemctl list-units --plain --no-legend 'ublkd@*')"
+[ ! -e $dev ] || fail "$dev exists before any start"
+echo "ok: ublkd@.service installed, nothing enabled or started"
+
+step "/etc/ublkd/data.conf -> systemctl start ublkd@data"
+mkdir -p /var/lib/ublkd-data
+truncate -s 128M /var/lib/ublkd-data/disk.img
+cat >/etc/ublkd/data.conf <<CONF
+# a loop device over a file (ublkd.conf(5))
+target = "loop";
+id = $id;
+file = "/var/lib/ublkd-data/disk.img";
+CONF
+journal() { journalctl -u ublkd@data --no-pager -o cat | tail -n 20; }
+systemctl enable ublkd@data.service || fail "systemctl enable ublkd@data failed"
+systemctl start ublkd@data || fail "systemctl start ublkd@data failed: $(journal)"
+[ -b $dev ] || fail "$dev missing after systemctl start ublkd@data"
+echo "ok: $(systemctl show -P StatusText ublkd@data) ($(systemctl show -P ExecStart ublkd@data | grep -o 'path=[^ ;]*'))"
+
+step "mkfs.ext4, mount, checksum; restart; checksum again"
+mkdir -p $mnt
+mkfs.ext4 -q -F $dev || fail "mkfs.ext4 $dev failed"
+mount $dev $mnt || fail "mount $dev failed"
+cleanup umount -l $mnt
+head -c 16M /dev/urandom >$mnt/file
+sum1=$(sha256sum <$mnt/file)
+umount $mnt
+systemctl restart ublkd@data || fail "systemctl restart ublkd@data failed: $(journal)"
+[ -b $dev ] || fail "$dev missing after systemctl restart ublkd@data"
+mount $dev $mnt || fail "mount $dev after the restart failed"
+sum2=$(sha256sum <$mnt/file)
+[ "$sum1" = "$sum2" ] || fail "the file changed across systemctl restart: $sum1 then $sum2"
+echo "ok: sha256 ${sum1%% *} before and after systemctl restart ublkd@data"
+
+step "apt-get remove ublkd while $dev is mounted: refused"
+rc=0
+err=$(DEBIAN_FRONTEND=noninteractive apt-get remove -y ublkd 2>&1) || rc=$?
+[ $rc != 0 ] || fail "apt-get remove ublkd succeeded while $dev was mounted"
+grep -q "ublkd@data.service serves $dev, which is in use" <<<"$err" || fail "apt-get remove ublkd: $err"
+[ "$(dpkg-query -W -f '${Status}' ublkd)" = "install ok installed" ] || fail "ublkd is not installed after the refused removal: $(dpkg-query -W -f '${Status}' ublkd)"
+systemctl is-active -q ublkd@data && [ -b $dev ] || fail "ublkd@data stopped by the refused removal"
+[ "$(sha256sum <$mnt/file)" = "$sum1" ] || fail "the file changed after the refused removal"
+echo "ok: refused: $(grep -m1 'in use' <<<"$err")"
+umount $mnt
+
+step "apt-get remove ublkd"
+DEBIAN_FRONTEND=noninteractive apt-get remove -y ublkd || fail "apt-get remove ublkd failed"
+! systemctl is-active -q ublkd@data || fail "ublkd@data still active after the removal"
+ublk_dev_wait_gone $id 10
+[ -z "$(ls -A /run/ublkd 2>/dev/null | grep -E "^\.?$id\.")" ] || fail "runtime state left in /run/ublkd: $(ls -A /run/ublkd)"
+[ "$(systemctl show -P Result ublkd@data)" = success ] || fail "ublkd@data did not stop cleanly: Result $(systemctl show -P Result ublkd@data): $(journal)"
+[ -f /etc/ublkd/data.conf ] || fail "the removal deleted /etc/ublkd/data.conf"
+for f in /usr/sbin/ublkd /usr/sbin/ublk /lib/systemd/system/ublkd@.service "$plugindir/loop.so" "$plugindir/nbd.so"; do
+	[ ! -e "$f" ] || fail "$f is still there after the removal"
+done
+echo "ok: removed: ublkd@data stopped ($(systemctl show -P Result ublkd@data)), $dev gone, /etc/ublkd/data.conf kept; ublkd $(dpkg-query -W -f '${db:Status-Status}' ublkd 2>/dev/null || echo not-installed)"
+
+step "purge"
+DEBIAN_FRONTEND=noninteractive apt-get purge -y ublkd ublkd-nbd ublkd-dev || fail "apt-get purge failed"
+for p in ublkd ublkd-nbd ublkd-dev; do
+	s=$(dpkg-query -W -f '${db:Status-Status}' $p 2>/dev/null || echo not-installed)
+	[ "$s" = not-installed ] || fail "$p is $s after the purge"
+done
+[ -z "$(find /etc/systemd/system -name 'ublkd@*')" ] || fail "purge left $(find /etc/systemd/system -name 'ublkd@*')"
+[ ! -e /usr/include/ublkd ] || fail "purge left /usr/include/ublkd"
+[ -f /etc/ublkd/data.conf ] || fail "purge deleted the administrator's /etc/ublkd/data.conf"
+echo "ok: purged: no package state, no enablement links; /etc/ublkd holds only $(ls /etc/ublkd)"
