@@ -9,6 +9,7 @@
 # /etc/ublkd/data.conf; purge removes the rest of what the package made.
 # Not a tests/run test: tests/run leaves the group deb out.
 # timeout: 600
+# shellcheck source-path=SCRIPTDIR source=../lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 debdir=$(cd "${1:?usage: install-test.sh DEBDIR}" && pwd)
 [ "$(cat /proc/1/comm)" = systemd ] || skip "systemd is not PID 1 here (tests/deb/check-deb runs this in tests/vm/run-systemd)"
@@ -91,7 +92,7 @@ err=$(DEBIAN_FRONTEND=noninteractive apt-get remove -y ublkd 2>&1) || rc=$?
 [ $rc != 0 ] || fail "apt-get remove ublkd succeeded while $dev was mounted"
 grep -q "ublkd@data.service serves $dev, which is in use" <<<"$err" || fail "apt-get remove ublkd: $err"
 [ "$(dpkg-query -W -f '${Status}' ublkd)" = "install ok installed" ] || fail "ublkd is not installed after the refused removal: $(dpkg-query -W -f '${Status}' ublkd)"
-systemctl is-active -q ublkd@data && [ -b $dev ] || fail "ublkd@data stopped by the refused removal"
+if ! systemctl is-active -q ublkd@data || [ ! -b $dev ]; then fail "ublkd@data stopped by the refused removal"; fi
 [ "$(sha256sum <$mnt/file)" = "$sum1" ] || fail "the file changed after the refused removal"
 echo "ok: refused: $(grep -m1 'in use' <<<"$err")"
 umount $mnt
@@ -100,7 +101,9 @@ step "apt-get remove ublkd"
 DEBIAN_FRONTEND=noninteractive apt-get remove -y ublkd || fail "apt-get remove ublkd failed"
 ! systemctl is-active -q ublkd@data || fail "ublkd@data still active after the removal"
 ublk_dev_wait_gone $id 10
-[ -z "$(ls -A /run/ublkd 2>/dev/null | grep -E "^\.?$id\.")" ] || fail "runtime state left in /run/ublkd: $(ls -A /run/ublkd)"
+if compgen -G "/run/ublkd/$id.*" >/dev/null || compgen -G "/run/ublkd/.$id.*" >/dev/null; then
+	fail "runtime state of device $id left in /run/ublkd: $(ls -A /run/ublkd)"
+fi
 [ "$(systemctl show -P Result ublkd@data)" = success ] || fail "ublkd@data did not stop cleanly: Result $(systemctl show -P Result ublkd@data): $(journal)"
 [ -f /etc/ublkd/data.conf ] || fail "the removal deleted /etc/ublkd/data.conf"
 for f in /usr/sbin/ublkd /usr/sbin/ublk /lib/systemd/system/ublkd@.service "$plugindir/loop.so" "$plugindir/nbd.so"; do
