@@ -86,6 +86,15 @@ sum2=$(sha256sum <$mnt/file)
 [ "$sum1" = "$sum2" ] || fail "the file changed across systemctl restart: $sum1 then $sum2"
 echo "ok: sha256 ${sum1%% *} before and after systemctl restart ublkd@data"
 
+step "reinstall (an upgrade's scripts) while $dev is mounted: the daemon stays"
+pid=$(systemctl show -P MainPID ublkd@data)
+DEBIAN_FRONTEND=noninteractive apt-get install -y --no-download --reinstall "$debdir"/ublkd_*.deb ||
+	fail "apt-get install --reinstall ublkd failed"
+[ "$(systemctl show -P MainPID ublkd@data)" = "$pid" ] ||
+	fail "the reinstall restarted ublkd@data (pid $pid, now $(systemctl show -P MainPID ublkd@data))"
+[ "$(sha256sum <$mnt/file)" = "$sum1" ] || fail "the file changed across the reinstall"
+echo "ok: ublkd@data kept running (pid $pid) and the file readable across a reinstall"
+
 step "apt-get remove ublkd while $dev is mounted: refused"
 rc=0
 err=$(DEBIAN_FRONTEND=noninteractive apt-get remove -y ublkd 2>&1) || rc=$?
@@ -98,18 +107,23 @@ echo "ok: refused: $(grep -m1 'in use' <<<"$err")"
 umount $mnt
 
 step "apt-get remove ublkd"
+cursor=$(journalctl -n0 --show-cursor -q | sed -n 's/^-- cursor: //p')
 DEBIAN_FRONTEND=noninteractive apt-get remove -y ublkd || fail "apt-get remove ublkd failed"
+since() { journalctl --after-cursor="$cursor" -u ublkd@data --no-pager -o cat; }
+if ! since | grep -q "stopping $dev" || ! since | grep -q 'Deactivated successfully' ||
+	since | grep -q 'Failed with result'; then
+	fail "ublkd@data did not stop cleanly: $(since)"
+fi
 ! systemctl is-active -q ublkd@data || fail "ublkd@data still active after the removal"
 ublk_dev_wait_gone $id 10
 if compgen -G "/run/ublkd/$id.*" >/dev/null || compgen -G "/run/ublkd/.$id.*" >/dev/null; then
 	fail "runtime state of device $id left in /run/ublkd: $(ls -A /run/ublkd)"
 fi
-[ "$(systemctl show -P Result ublkd@data)" = success ] || fail "ublkd@data did not stop cleanly: Result $(systemctl show -P Result ublkd@data): $(journal)"
 [ -f /etc/ublkd/data.conf ] || fail "the removal deleted /etc/ublkd/data.conf"
 for f in /usr/sbin/ublkd /usr/sbin/ublk /lib/systemd/system/ublkd@.service "$plugindir/loop.so" "$plugindir/nbd.so"; do
 	[ ! -e "$f" ] || fail "$f is still there after the removal"
 done
-echo "ok: removed: ublkd@data stopped ($(systemctl show -P Result ublkd@data)), $dev gone, /etc/ublkd/data.conf kept; ublkd $(dpkg-query -W -f '${db:Status-Status}' ublkd 2>/dev/null || echo not-installed)"
+echo "ok: removed: ublkd@data stopped ($(since | grep -m1 "stopping $dev")), $dev gone, /etc/ublkd/data.conf kept; ublkd $(dpkg-query -W -f '${db:Status-Status}' ublkd 2>/dev/null || echo not-installed)"
 
 step "purge"
 DEBIAN_FRONTEND=noninteractive apt-get purge -y ublkd ublkd-nbd ublkd-dev || fail "apt-get purge failed"
