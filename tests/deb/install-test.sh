@@ -66,12 +66,9 @@ echo "ok: ublkd@.service installed, nothing enabled or started"
 step "/etc/ublkd/data.conf -> systemctl start ublkd@data"
 mkdir -p /var/lib/ublkd-data
 truncate -s 128M /var/lib/ublkd-data/disk.img
-cat >/etc/ublkd/data.conf <<CONF
-# a loop device over a file (ublkd.conf(5))
-target = "loop";
-id = $id;
-file = "/var/lib/ublkd-data/disk.img";
-CONF
+# The package's example, edited as its comments say.
+sed -e 's|^file = .*|file = "/var/lib/ublkd-data/disk.img";|' -e "s|^id = .*|id = $id;|" \
+	/usr/share/doc/ublkd/examples/loop.conf >/etc/ublkd/data.conf
 journal() { journalctl -u ublkd@data --no-pager -o cat | tail -n 20; }
 systemctl enable ublkd@data.service || fail "systemctl enable ublkd@data failed"
 systemctl start ublkd@data || fail "systemctl start ublkd@data failed: $(journal)"
