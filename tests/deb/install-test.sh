@@ -74,6 +74,11 @@ systemctl enable ublkd@data.service || fail "systemctl enable ublkd@data failed"
 systemctl start ublkd@data || fail "systemctl start ublkd@data failed: $(journal)"
 [ -b $dev ] || fail "$dev missing after systemctl start ublkd@data"
 echo "ok: $(systemctl show -P StatusText ublkd@data) ($(systemctl show -P ExecStart ublkd@data | grep -o 'path=[^ ;]*'))"
+out=$(ublk list -n $id 2>&1) || true
+grep -q loop <<<"$out" || fail "ublk list -n $id does not show the loop device: $out"
+out=$(ublk add -t nbd --help 2>&1) || true
+grep -q -- --uri <<<"$out" || fail "the packaged nbd target does not load: $out"
+echo "ok: ublk list shows it; ublk add -t nbd --help loads the nbd target of ublkd-nbd"
 
 step "mkfs.ext4, mount, checksum; restart; checksum again"
 mkdir -p $mnt
@@ -113,10 +118,10 @@ umount $mnt
 step "apt-get remove ublkd"
 cursor=$(journalctl -n1 --show-cursor -q | sed -n 's/^-- cursor: //p')
 apt_get remove -y ublkd || fail "apt-get remove ublkd failed"
-since() { journalctl --after-cursor="$cursor" -u ublkd@data --no-pager -o cat; }
-if ! since | grep -q "stopping $dev" || ! since | grep -q 'Deactivated successfully' ||
-	since | grep -q 'Failed with result'; then
-	fail "ublkd@data did not stop cleanly: $(since)"
+log=$(journalctl --after-cursor="$cursor" -u ublkd@data --no-pager -o cat)
+if ! grep -q "stopping $dev" <<<"$log" || ! grep -q 'Deactivated successfully' <<<"$log" ||
+	grep -q 'Failed with result' <<<"$log"; then
+	fail "ublkd@data did not stop cleanly: $log"
 fi
 ! systemctl is-active -q ublkd@data || fail "ublkd@data still active after the removal"
 ublk_dev_wait_gone $id 10
@@ -127,7 +132,7 @@ fi
 for f in /usr/sbin/ublkd /usr/sbin/ublk /lib/systemd/system/ublkd@.service "$plugindir/loop.so" "$plugindir/nbd.so"; do
 	[ ! -e "$f" ] || fail "$f is still there after the removal"
 done
-echo "ok: removed: ublkd@data stopped ($(since | grep -m1 "stopping $dev")), $dev gone, /etc/ublkd/data.conf kept; ublkd $(dpkg-query -W -f '${db:Status-Status}' ublkd 2>/dev/null || echo not-installed)"
+echo "ok: removed: ublkd@data stopped ($(grep -m1 "stopping $dev" <<<"$log")), $dev gone, /etc/ublkd/data.conf kept; ublkd $(dpkg-query -W -f '${db:Status-Status}' ublkd 2>/dev/null || echo not-installed)"
 
 step "purge"
 apt_get purge -y ublkd ublkd-nbd ublkd-dev || fail "apt-get purge failed"
