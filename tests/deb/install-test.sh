@@ -25,14 +25,16 @@ step() { echo "---- $*"; }
 # /var overlay: the libraries ublkd needs (liburing2, libconfig9,
 # libsystemd0, libnbd0) are installed there already, as the build needs
 # their -dev packages, so apt-get resolves every dependency without a
-# download (--no-download makes it fail rather than try).
+# download.
 ovl=/run/ublkd-deb-usr
 mkdir -p $ovl && mount -t tmpfs tmpfs $ovl && mkdir $ovl/upper $ovl/work
 mount -t overlay -o lowerdir=/usr,upperdir=$ovl/upper,workdir=$ovl/work overlay /usr ||
 	fail "cannot put a writable overlay on /usr"
 rm -f /var/lib/man-db/auto-update	# no man-db index rebuild (minutes under emulation)
-# apt without the host's package lists: every dependency is installed, and
-# parsing the lists of all of Debian takes long under emulation.
+# apt without the host's package lists, so it cannot download: every
+# dependency is installed, and parsing the lists of all of Debian takes long
+# under emulation.  (Not --no-download: with it, apt 2.6 fails on local
+# .debs with "Pathname to install is not absolute".)
 mkdir $ovl/sources.list.d && : >$ovl/sources.list
 apt_get() {
 	DEBIAN_FRONTEND=noninteractive apt-get -o Dir::Etc::SourceList=$ovl/sources.list \
@@ -43,7 +45,7 @@ apt_get() {
 step "apt-get install the packages"
 debs=("$debdir"/ublkd_*.deb "$debdir"/ublkd-nbd_*.deb "$debdir"/ublkd-dev_*.deb)
 for d in "${debs[@]}"; do [ -f "$d" ] || fail "no package $d in $debdir"; done
-apt_get install -y --no-download "${debs[@]}" ||
+apt_get install -y "${debs[@]}" ||
 	fail "apt-get install of ${debs[*]} failed"
 for p in ublkd ublkd-nbd ublkd-dev; do
 	[ "$(dpkg-query -W -f '${Status}' $p)" = "install ok installed" ] || fail "$p is not installed"
@@ -97,7 +99,7 @@ echo "ok: sha256 ${sum1%% *} before and after systemctl restart ublkd@data"
 
 step "reinstall (an upgrade's scripts) while $dev is mounted: the daemon stays"
 pid=$(systemctl show -P MainPID ublkd@data)
-apt_get install -y --no-download --reinstall "$debdir"/ublkd_*.deb ||
+apt_get install -y --reinstall "$debdir"/ublkd_*.deb ||
 	fail "apt-get install --reinstall ublkd failed"
 [ "$(systemctl show -P MainPID ublkd@data)" = "$pid" ] ||
 	fail "the reinstall restarted ublkd@data (pid $pid, now $(systemctl show -P MainPID ublkd@data))"
