@@ -17,7 +17,7 @@ debdir=$(cd "${1:?usage: install-test.sh DEBDIR}" && pwd)
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 unset UBLKD_PLUGIN_DIR UBLKD_CONFDIR UBLKD_RUNSTATEDIR
 id=5 dev=/dev/ublkb5 mnt=/run/ublkd-deb-mnt
-step() { echo "---- $*"; }
+step() { echo "---- [${SECONDS}s] $*"; }
 
 # ---- a writable /usr: the VM's root is the host's, read-only, and the VM
 # writes /etc and /var through overlays (tests/vm/run-systemd); /usr gets one
@@ -26,11 +26,20 @@ step() { echo "---- $*"; }
 # libsystemd0, libnbd0) are installed there already, as the build needs
 # their -dev packages, so apt-get resolves every dependency without a
 # download.
+# /usr/lib is a mount of its own (the VM kernel's modules over the host's
+# /usr/lib, tests/vm/initramfs-init), which an overlay of /usr would hide:
+# it gets its own writable overlay, bound back over /usr/lib.
 ovl=/run/ublkd-deb-usr
-mkdir -p $ovl && mount -t tmpfs tmpfs $ovl && mkdir $ovl/upper $ovl/work
-mount -t overlay -o lowerdir=/usr,upperdir=$ovl/upper,workdir=$ovl/work overlay /usr ||
+mkdir -p $ovl && mount -t tmpfs tmpfs $ovl && mkdir $ovl/{upper,work,lib-upper,lib-work,lib}
+if ! mount -t overlay -o lowerdir=/usr/lib,upperdir=$ovl/lib-upper,workdir=$ovl/lib-work overlay $ovl/lib ||
+	! mount -t overlay -o lowerdir=/usr,upperdir=$ovl/upper,workdir=$ovl/work overlay /usr ||
+	! mount --bind $ovl/lib /usr/lib; then
 	fail "cannot put a writable overlay on /usr"
+fi
 rm -f /var/lib/man-db/auto-update	# no man-db index rebuild (minutes under emulation)
+# The host may be a container whose policy-rc.d forbids starting and stopping
+# services (exit 101): the VM is a whole machine, with no such policy.
+rm -f /usr/sbin/policy-rc.d
 # apt without the host's package lists, so it cannot download: every
 # dependency is installed, and parsing the lists of all of Debian takes long
 # under emulation.  (Not --no-download: with it, apt 2.6 fails on local
@@ -86,7 +95,7 @@ step "mkfs.ext4, mount, checksum; restart; checksum again"
 mkdir -p $mnt
 mkfs.ext4 -q -F $dev || fail "mkfs.ext4 $dev failed"
 mount $dev $mnt || fail "mount $dev failed"
-cleanup umount -l $mnt
+cleanup sh -c "! mountpoint -q $mnt || umount -l $mnt"
 head -c 16M /dev/urandom >$mnt/file
 sum1=$(sha256sum <$mnt/file)
 umount $mnt
@@ -146,3 +155,4 @@ done
 [ ! -e /usr/include/ublkd ] || fail "purge left /usr/include/ublkd"
 [ -f /etc/ublkd/data.conf ] || fail "purge deleted the administrator's /etc/ublkd/data.conf"
 echo "ok: purged: no package state, no enablement links; /etc/ublkd holds only $(ls /etc/ublkd)"
+step "done"
