@@ -129,7 +129,12 @@ umount $mnt
 step "apt-get remove ublkd"
 cursor=$(journalctl -n1 --show-cursor -q | sed -n 's/^-- cursor: //p')
 apt_get remove -y ublkd || fail "apt-get remove ublkd failed"
-log=$(journalctl --after-cursor="$cursor" -u ublkd@data --no-pager -o cat)
+# The journal takes the daemon's lines from its output stream, later.
+for ((i = 0; i < 100; i++)); do
+	log=$(journalctl --after-cursor="$cursor" -u ublkd@data --no-pager -o cat)
+	grep -q "stopping $dev" <<<"$log" && grep -q 'Deactivated successfully' <<<"$log" && break
+	sleep 0.2
+done
 if ! grep -q "stopping $dev" <<<"$log" || ! grep -q 'Deactivated successfully' <<<"$log" ||
 	grep -q 'Failed with result' <<<"$log"; then
 	fail "ublkd@data did not stop cleanly: $log"
