@@ -149,25 +149,50 @@ enum {
 
 struct ublkd_dev;
 
+/* Slots of a queue's registered-file table: 0 is /dev/ublkcN, the rest
+ * are for the target's files (ublkd_queue_register_file()). */
+#define QUEUE_FILE_CHAR		0
+#define QUEUE_NR_FILES		8
+
 struct ublkd_queue {
-	struct ublkd_dev *dev;
-	unsigned int q_id;
+	/* What the hot path reads per request, at the front (the first two
+	 * cache lines); the device's and the target's settings are copied
+	 * here at queue_start() so that a request costs no q->dev->...
+	 * pointer chase. */
+	struct tag *tags;
+	const struct ublksrv_io_desc *descs;
+	void (*queue_io)(struct ublkd_queue *q, struct ublkd_io *io);
+	void (*io_done)(struct ublkd_queue *q, struct ublkd_io *io,
+			uint32_t cookie, const struct io_uring_cqe *cqe);
 	unsigned int depth;
+	unsigned int q_id;
+	enum ublkd_data_mode data_mode;
+	enum zc_mech zc;
+	uint32_t target_features;	/* UBLKD_TARGET_* */
+	uint32_t max_io_bytes;
+	int cmd_fd;		/* /dev/ublkcN as SQEs name it: the fixed slot
+				 * QUEUE_FILE_CHAR, or the fd itself */
+	uint8_t file_flags;	/* IOSQE_FIXED_FILE when cmd_fd is a slot */
+	uint8_t need_get_data;	/* UBLK_F_NEED_GET_DATA */
+	uint8_t nr_files;	/* target files registered, slots 1.. */
+	unsigned int nr_busy;	/* tags away from the kernel */
+	uint64_t nr_requests;	/* requests received */
+	unsigned int nr_live;	/* tags not dead */
+	uint64_t now_ms;	/* ublkd_now_ms() after the last wait */
+	int files[QUEUE_NR_FILES - 1];	/* the target's fds in slots 1.. */
+
+	struct ublkd_dev *dev;
 	struct io_uring ring;
 	int char_fd;
 	int stop_efd;		/* main thread asks the queue to exit */
 	uint64_t stop_val;
-	const struct ublksrv_io_desc *descs;
 	size_t descs_len;
-	struct tag *tags;
 	char *bufs;		/* copy modes: depth * max_io_bytes */
 	size_t bufs_len;
 	void *io_privs;
 	void *priv;		/* the target's */
 	cpu_set_t affinity;
 	pthread_t thread;
-	unsigned int nr_live;	/* tags not dead */
-	unsigned int nr_busy;	/* tags away from the kernel */
 	int ring_up;		/* ring set up: queue_teardown() exits it */
 	int stop_phase;		/* QUEUE_*, written by the main thread */
 	uint64_t drain_start_ms;	/* when QUEUE_DRAIN was seen, 0 before */
@@ -175,7 +200,6 @@ struct ublkd_queue {
 	int init_result;	/* 0, or -errno from queue setup */
 	int fail_err;		/* -errno: the loop failed; the daemon exits */
 	const char *fail_what;	/* ... in this call */
-	uint64_t nr_requests;	/* requests received */
 	uint64_t nr_bad_completions;	/* target completions ignored */
 	unsigned int bad_logged;	/* ... of which logged */
 	uint64_t bytes_copied;	/* data bytes through daemon memory */
@@ -270,11 +294,15 @@ void data_request(struct ublkd_queue *q, struct tag *t);
 void data_cqe(struct ublkd_queue *q, struct tag *t, unsigned int kind,
 	      const struct io_uring_cqe *cqe);
 void data_commit(struct ublkd_queue *q, struct tag *t);
+/* queue.c: a ublk I/O command for tag t on the queue's ring */
+struct io_uring_sqe *queue_prep_io_cmd(struct ublkd_queue *q, struct tag *t,
+				       unsigned int cmd_op, int32_t result,
+				       uint64_t addr, unsigned int kind);
 void queue_submit_fetch(struct ublkd_queue *q, struct tag *t, unsigned int cmd_op);
 
 /* user_data: tag in bits 0-15, kind in 16-23, target cookie in 32-63 */
 enum ud_kind {
-	UD_CMD = 0,		/* FETCH / COMMIT_AND_FETCH */
+	UD_CMD = 0,		/* FETCH / COMMIT_AND_FETCH / NEED_GET_DATA */
 	UD_TARGET,		/* the target's own SQE */
 	UD_REGISTER,		/* REGISTER_IO_BUF */
 	UD_UNREGISTER,		/* UNREGISTER_IO_BUF */

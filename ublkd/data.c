@@ -33,24 +33,8 @@ static int has_data(unsigned int op)
 static void to_target(struct ublkd_queue *q, struct tag *t)
 {
 	t->state = TAG_TARGET;
-	t->since_ms = ublkd_now_ms();
-	q->dev->target.ops->queue_io(q, &t->io);
-}
-
-/* REGISTER_IO_BUF / UNREGISTER_IO_BUF for a tag, index = tag. */
-static struct io_uring_sqe *prep_buf_cmd(struct ublkd_queue *q, struct tag *t,
-					 unsigned int cmd_op, unsigned int kind)
-{
-	struct io_uring_sqe *sqe = ublkd_get_sqe(q);
-	struct ublksrv_io_cmd *cmd;
-
-	uring_cmd_prep(sqe, q->char_fd, cmd_op);
-	cmd = uring_cmd_payload(sqe);
-	cmd->q_id = q->q_id;
-	cmd->tag = t->io.tag;
-	cmd->addr = t->io.tag;
-	sqe->user_data = ud_make(t->io.tag, kind, 0);
-	return sqe;
+	t->since_ms = q->now_ms;
+	q->queue_io(q, &t->io);
 }
 
 /* pread/pwrite of the tag's data between ublkd's buffer and the request. */
@@ -61,9 +45,10 @@ static void prep_user_copy(struct ublkd_queue *q, struct tag *t, int to_request,
 	uint64_t off = ublk_user_copy_offset(q->q_id, t->io.tag, 0);
 
 	if (to_request)
-		io_uring_prep_write(sqe, q->char_fd, t->io.buf, len, off);
+		io_uring_prep_write(sqe, q->cmd_fd, t->io.buf, len, off);
 	else
-		io_uring_prep_read(sqe, q->char_fd, t->io.buf, len, off);
+		io_uring_prep_read(sqe, q->cmd_fd, t->io.buf, len, off);
+	sqe->flags = q->file_flags;
 	sqe->user_data = ud_make(t->io.tag, UD_UCOPY, 0);
 }
 
@@ -83,7 +68,7 @@ void data_request(struct ublkd_queue *q, struct tag *t)
 {
 	const struct ublksrv_io_desc *d = &q->descs[t->io.tag];
 	unsigned int op = ublk_desc_op(d);
-	enum ublkd_data_mode mode = q->dev->cfg.data_mode;
+	enum ublkd_data_mode mode = q->data_mode;
 
 	t->io.op = op;
 	t->io.flags = map_flags(d->op_flags);
@@ -96,7 +81,7 @@ void data_request(struct ublkd_queue *q, struct tag *t)
 	switch (op) {
 	case UBLK_IO_OP_READ:
 	case UBLK_IO_OP_WRITE:
-		if (t->io.len > q->dev->max_io_bytes) {
+		if (t->io.len > q->max_io_bytes) {
 			ublkd_complete(q, &t->io, -EIO);
 			return;
 		}
@@ -111,13 +96,14 @@ void data_request(struct ublkd_queue *q, struct tag *t)
 	}
 
 	if (has_data(op) && mode == UBLKD_DATA_ZERO_COPY &&
-	    !(q->dev->target.ops->features & UBLKD_TARGET_NO_DATA) &&
-	    (q->dev->zc == ZC_REGISTER || (d->op_flags & UBLK_IO_F_NEED_REG_BUF))) {
-		if (q->dev->zc == ZC_AUTO && !q->zc_fallbacks++)
+	    !(q->target_features & UBLKD_TARGET_NO_DATA) &&
+	    (q->zc == ZC_REGISTER || (d->op_flags & UBLK_IO_F_NEED_REG_BUF))) {
+		if (q->zc == ZC_AUTO && !q->zc_fallbacks++)
 			ublkd_warn("queue %u: the kernel could not register a request's buffer "
 				   "automatically (tag %u): registering explicitly", q->q_id,
 				   t->io.tag);
-		prep_buf_cmd(q, t, UBLK_U_IO_REGISTER_IO_BUF, UD_REGISTER);
+		/* index = tag in the ring's buffer table */
+		queue_prep_io_cmd(q, t, UBLK_U_IO_REGISTER_IO_BUF, 0, t->io.tag, UD_REGISTER);
 		return;
 	}
 	if (op == UBLK_IO_OP_WRITE && mode == UBLKD_DATA_USER_COPY) {
@@ -133,14 +119,14 @@ void data_request(struct ublkd_queue *q, struct tag *t)
 void data_commit(struct ublkd_queue *q, struct tag *t)
 {
 	if (t->registered) {
-		struct io_uring_sqe *sqe =
-			prep_buf_cmd(q, t, UBLK_U_IO_UNREGISTER_IO_BUF, UD_UNREGISTER);
+		struct io_uring_sqe *sqe = queue_prep_io_cmd(q, t, UBLK_U_IO_UNREGISTER_IO_BUF,
+							     0, t->io.tag, UD_UNREGISTER);
 
 		sqe->flags |= IOSQE_IO_HARDLINK | IOSQE_CQE_SKIP_SUCCESS;
 		t->registered = 0;
 	}
 	if (t->io.op == UBLK_IO_OP_READ && t->result > 0 &&
-	    q->dev->cfg.data_mode == UBLKD_DATA_COPY)
+	    q->data_mode == UBLKD_DATA_COPY)
 		count_copied(q, t->result);
 	q->nr_busy--;
 	queue_submit_fetch(q, t, UBLK_U_IO_COMMIT_AND_FETCH_REQ);
@@ -181,7 +167,7 @@ void ublkd_complete(struct ublkd_queue *q, struct ublkd_io *io, int result)
 	}
 	t->result = result;
 	if (io->op == UBLK_IO_OP_READ && result > 0 &&
-	    q->dev->cfg.data_mode == UBLKD_DATA_USER_COPY) {
+	    q->data_mode == UBLKD_DATA_USER_COPY) {
 		t->state = TAG_FINISHING;
 		prep_user_copy(q, t, 1, (uint32_t)result);
 		return;
@@ -255,11 +241,14 @@ void ublkd_prep_rw(struct ublkd_queue *q, struct ublkd_io *io,
 		   struct io_uring_sqe *sqe, enum ublkd_op op, int fd,
 		   uint64_t file_off, uint32_t buf_off, uint32_t len, int rw_flags)
 {
-	if (q->dev->zc == ZC_FUSED) {
+	unsigned int i;
+
+	if (q->zc == ZC_FUSED) {
+		/* Both halves name their files by fd, as they always have. */
 		prep_fused_rw(q, io, sqe, op, fd, file_off, buf_off, len, rw_flags);
 		return;
 	}
-	if (q->dev->cfg.data_mode == UBLKD_DATA_ZERO_COPY) {
+	if (q->data_mode == UBLKD_DATA_ZERO_COPY) {
 		/* A registered request buffer starts at address 0. */
 		io_uring_prep_rw(op == UBLKD_OP_READ ? IORING_OP_READ_FIXED :
 				 IORING_OP_WRITE_FIXED, sqe, fd,
@@ -270,4 +259,12 @@ void ublkd_prep_rw(struct ublkd_queue *q, struct ublkd_io *io,
 				 sqe, fd, (char *)io->buf + buf_off, len, file_off);
 	}
 	sqe->rw_flags = rw_flags;
+	/* A file the target registered for this queue: its fixed slot. */
+	for (i = 0; i < q->nr_files; i++) {
+		if (q->files[i] == fd) {
+			sqe->fd = (int)i + 1;
+			sqe->flags |= IOSQE_FIXED_FILE;
+			break;
+		}
+	}
 }

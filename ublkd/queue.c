@@ -19,29 +19,42 @@
 #include "log.h"
 #include "uring-cmd.h"
 
-/* Queue and re-arm the fetch for a tag: FETCH_REQ at start, then
- * COMMIT_AND_FETCH_REQ carrying the previous request's result. */
-void queue_submit_fetch(struct ublkd_queue *q, struct tag *t, unsigned int cmd_op)
+/* Every ublk I/O command ublkd sends for a tag (FETCH, COMMIT_AND_FETCH,
+ * NEED_GET_DATA, REGISTER_IO_BUF, UNREGISTER_IO_BUF) is prepared here, on
+ * /dev/ublkcN's registered-file slot where the ring has one. */
+struct io_uring_sqe *queue_prep_io_cmd(struct ublkd_queue *q, struct tag *t,
+				       unsigned int cmd_op, int32_t result,
+				       uint64_t addr, unsigned int kind)
 {
 	struct io_uring_sqe *sqe = ublkd_get_sqe(q);
 	struct ublksrv_io_cmd *cmd;
-	unsigned int tag = t->io.tag;
 
-	uring_cmd_prep(sqe, q->char_fd, cmd_op);
+	uring_cmd_prep(sqe, q->cmd_fd, cmd_op);
+	sqe->flags = q->file_flags;
 	cmd = uring_cmd_payload(sqe);
 	cmd->q_id = q->q_id;
-	cmd->tag = tag;
-	cmd->result = t->result;
-	if (q->bufs && q->dev->cfg.data_mode == UBLKD_DATA_COPY)
-		cmd->addr = (uint64_t)(uintptr_t)t->io.buf;
-	if (q->dev->zc == ZC_AUTO) {
-		unsigned int index = tag;
+	cmd->tag = t->io.tag;
+	cmd->result = result;
+	cmd->addr = addr;
+	sqe->user_data = ud_make(t->io.tag, kind, 0);
+	return sqe;
+}
+
+/* Queue and re-arm the fetch for a tag: FETCH_REQ at start, then
+ * COMMIT_AND_FETCH_REQ carrying the previous request's result.  In copy
+ * mode the kernel copies to and from the tag's buffer. */
+void queue_submit_fetch(struct ublkd_queue *q, struct tag *t, unsigned int cmd_op)
+{
+	uint64_t addr = q->data_mode == UBLKD_DATA_COPY ? (uint64_t)(uintptr_t)t->io.buf : 0;
+	struct io_uring_sqe *sqe = queue_prep_io_cmd(q, t, cmd_op, t->result, addr, UD_CMD);
+
+	if (q->zc == ZC_AUTO) {
+		unsigned int index = t->io.tag;
 
 		if (q->reg_miss_every && ++q->nr_fetches % q->reg_miss_every == 0)
 			index = q->depth;	/* no such slot: the kernel falls back */
 		sqe->addr = ublk_auto_buf_reg_addr(index, UBLK_AUTO_BUF_REG_FALLBACK);
 	}
-	sqe->user_data = ud_make(tag, UD_CMD, 0);
 	t->state = TAG_FETCHING;
 }
 
@@ -57,18 +70,10 @@ static void arm_stop_poll(struct ublkd_queue *q)
  * the tag's buffer to copy it into.  This command completes like a fetch. */
 static void submit_get_data(struct ublkd_queue *q, struct tag *t)
 {
-	struct io_uring_sqe *sqe = ublkd_get_sqe(q);
-	struct ublksrv_io_cmd *cmd;
-
-	uring_cmd_prep(sqe, q->char_fd, UBLK_U_IO_NEED_GET_DATA);
-	cmd = uring_cmd_payload(sqe);
-	cmd->q_id = q->q_id;
-	cmd->tag = t->io.tag;
-	cmd->addr = (uint64_t)(uintptr_t)t->io.buf;
-	sqe->user_data = ud_make(t->io.tag, UD_CMD, 0);
+	queue_prep_io_cmd(q, t, UBLK_U_IO_NEED_GET_DATA, 0, (uint64_t)(uintptr_t)t->io.buf,
+			  UD_CMD);
 	t->state = TAG_FETCHING;
 }
-
 
 /* The main thread wrote stop_efd: the device is about to stop (drain:
  * keep serving, but start the clock on requests the target holds), or
@@ -129,7 +134,7 @@ static void fail_stuck_requests(struct ublkd_queue *q)
 /* A FETCH, COMMIT_AND_FETCH or NEED_GET_DATA completed. */
 static void on_cmd_cqe(struct ublkd_queue *q, struct tag *t, int res)
 {
-	if (res == UBLK_IO_RES_NEED_GET_DATA && q->dev->cfg.need_get_data) {
+	if (res == UBLK_IO_RES_NEED_GET_DATA && q->need_get_data) {
 		submit_get_data(q, t);
 		return;
 	}
@@ -150,7 +155,6 @@ static void dispatch(struct ublkd_queue *q, const struct io_uring_cqe *cqe)
 {
 	uint64_t ud = cqe->user_data;
 	unsigned int kind = ud_kind(ud), tag = ud_tag(ud);
-	const struct ublkd_target_ops *ops = q->dev->target.ops;
 	struct tag *t = tag < q->depth ? &q->tags[tag] : NULL;
 
 	switch (kind) {
@@ -158,8 +162,8 @@ static void dispatch(struct ublkd_queue *q, const struct io_uring_cqe *cqe)
 		on_cmd_cqe(q, t, cqe->res);
 		break;
 	case UD_TARGET:
-		if (ops->io_done)
-			ops->io_done(q, t ? &t->io : NULL, ud_cookie(ud), cqe);
+		if (q->io_done)
+			q->io_done(q, t ? &t->io : NULL, ud_cookie(ud), cqe);
 		else if (t)
 			ublkd_complete(q, &t->io, -EIO);	/* a target bug: fail, never hang */
 		break;
@@ -170,6 +174,44 @@ static void dispatch(struct ublkd_queue *q, const struct io_uring_cqe *cqe)
 		data_cqe(q, t, kind, cqe);
 		break;
 	}
+}
+
+/* The registered-file table: /dev/ublkcN in slot QUEUE_FILE_CHAR, the
+ * rest empty for the target (ublkd_queue_register_file()).  A fixed file
+ * saves every SQE the file lookup and reference count; without the table
+ * (a kernel that refuses it) SQEs name the fd itself. */
+static void register_files(struct ublkd_queue *q)
+{
+	int fds[QUEUE_NR_FILES], i, ret;
+
+	for (i = 0; i < QUEUE_NR_FILES; i++)
+		fds[i] = -1;	/* empty slot */
+	fds[QUEUE_FILE_CHAR] = q->char_fd;
+	ret = io_uring_register_files(&q->ring, fds, QUEUE_NR_FILES);
+	if (ret < 0) {
+		ublkd_debug("queue %u: no registered files (%s): SQEs name the fds",
+			    q->q_id, strerror(-ret));
+		return;
+	}
+	q->cmd_fd = QUEUE_FILE_CHAR;
+	q->file_flags = IOSQE_FIXED_FILE;
+}
+
+int ublkd_queue_register_file(struct ublkd_queue *q, int fd)
+{
+	int ret;
+
+	if (fd < 0)
+		return -EBADF;
+	if (!q->file_flags)
+		return -EOPNOTSUPP;
+	if (q->nr_files >= QUEUE_NR_FILES - 1)
+		return -ENOSPC;
+	ret = io_uring_register_files_update(&q->ring, q->nr_files + 1, &fd, 1);
+	if (ret < 0)
+		return ret;
+	q->files[q->nr_files++] = fd;
+	return 0;
 }
 
 static int ring_setup(struct ublkd_queue *q)
@@ -198,7 +240,11 @@ static int ring_setup(struct ublkd_queue *q)
 		return ret;
 	}
 	q->ring_up = 1;
-	if (q->dev->zc == ZC_AUTO || q->dev->zc == ZC_REGISTER) {
+	register_files(q);
+	/* Each io_uring_enter then skips the ring fd's lookup (5.18+). */
+	if (io_uring_register_ring_fd(&q->ring) < 0)
+		ublkd_debug("queue %u: io_uring ring fd not registered", q->q_id);
+	if (q->zc == ZC_AUTO || q->zc == ZC_REGISTER) {
 		/* Testing aid: a table past the kernel's limit fails for real. */
 		ret = io_uring_register_buffers_sparse(&q->ring, getenv("UBLKD_TEST_SPARSE_FAIL") ?
 						       UBLKD_TEST_SPARSE_TOO_MANY : q->depth);
@@ -316,6 +362,7 @@ static void queue_loop(struct ublkd_queue *q)
 			__atomic_store_n(&q->fail_err, ret, __ATOMIC_RELEASE);
 			return;
 		}
+		q->now_ms = ublkd_now_ms();
 		n = 0;
 		io_uring_for_each_cqe(&q->ring, head, cqe) {
 			dispatch(q, cqe);
@@ -395,8 +442,17 @@ int queue_start(struct ublkd_queue *q)
 
 	q->depth = dev->info.queue_depth;
 	q->char_fd = dev->char_fd;
+	q->cmd_fd = dev->char_fd;	/* until ring_setup() registers it */
+	q->file_flags = 0;
+	q->data_mode = dev->cfg.data_mode;
+	q->zc = dev->zc;
+	q->need_get_data = !!dev->cfg.need_get_data;
+	q->max_io_bytes = dev->max_io_bytes;
+	q->target_features = ops->features;
+	q->queue_io = ops->queue_io;
+	q->io_done = ops->io_done;
 	env = getenv("UBLKD_TEST_AUTO_REG_MISS");
-	if (env && dev->zc == ZC_AUTO)
+	if (env && q->zc == ZC_AUTO)
 		q->reg_miss_every = (unsigned int)strtoul(env, NULL, 10);
 	env = getenv("UBLKD_TEST_QUEUE_FAIL");	/* Q:N */
 	if (env && strtoul(env, NULL, 10) == q->q_id && strchr(env, ':'))
@@ -412,7 +468,7 @@ int queue_start(struct ublkd_queue *q)
 		if (!q->io_privs)
 			return -ENOMEM;
 	}
-	if (dev->cfg.data_mode != UBLKD_DATA_ZERO_COPY) {
+	if (q->data_mode != UBLKD_DATA_ZERO_COPY) {
 		/* Page-aligned per-tag buffers; untouched pages cost nothing. */
 		q->bufs_len = (size_t)q->depth * dev->max_io_bytes;
 		q->bufs = mmap(NULL, q->bufs_len, PROT_READ | PROT_WRITE,

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* target-api.c - small services of <ublkd/target.h> (the data path's are
- * in data.c, messages in lib/log.c). */
+ * in data.c, ublkd_queue_register_file() in queue.c, messages in
+ * lib/log.c). */
 #include "daemon.h"
 
 void ublkd_target_set_priv(struct ublkd_target *t, void *priv) { t->priv = priv; }
@@ -12,7 +13,7 @@ unsigned int ublkd_queue_id(const struct ublkd_queue *q) { return q->q_id; }
 
 enum ublkd_data_mode ublkd_queue_data_mode(const struct ublkd_queue *q)
 {
-	return q->dev->cfg.data_mode;
+	return q->data_mode;
 }
 
 struct io_uring_sqe *ublkd_get_sqe(struct ublkd_queue *q)

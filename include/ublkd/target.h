@@ -241,6 +241,14 @@ void ublkd_prep_rw(struct ublkd_queue *q, struct ublkd_io *io,
 		   uint64_t file_off, uint32_t buf_off, uint32_t len,
 		   int rw_flags);
 
+/* Since ublkd 0.2.  From queue_init: register fd in the queue's io_uring
+ * file table, so that ublkd_prep_rw() with this fd uses the fixed file (no
+ * file lookup per SQE; set IOSQE_ flags after it with |=).  fd must stay
+ * open, naming the same file, until queue_exit.  0, or -errno (-ENOSPC: 7
+ * files already; -EOPNOTSUPP: the ring has no table), and fd then simply
+ * works unregistered. */
+int ublkd_queue_register_file(struct ublkd_queue *q, int fd);
+
 /* Finish a request: result is bytes transferred (len for success) or a
  * negative errno, which the application sees as an I/O error. */
 void ublkd_complete(struct ublkd_queue *q, struct ublkd_io *io, int result);

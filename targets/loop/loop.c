@@ -8,7 +8,8 @@
  * Data path (queue threads): every request becomes SQEs on the queue's
  * io_uring, never a blocking call on the queue thread:
  *   READ/WRITE     ublkd_prep_rw() (so every data mode, zero copy too,
- *                  works unchanged); a short transfer is resubmitted for
+ *                  works unchanged) on the backing registered as each
+ *                  queue's fixed file; a short transfer is resubmitted for
  *                  the rest, and no progress (EOF of a shrunk file) is EIO
  *   WRITE + FUA    the same with RWF_DSYNC
  *   FLUSH          fsync(IORING_FSYNC_DATASYNC)
@@ -577,12 +578,18 @@ static void loop_close(struct ublkd_target *t)
 static int loop_queue_init(struct ublkd_queue *q)
 {
 	struct loop_queue *lq = calloc(1, sizeof(*lq));
+	int ret;
 
 	if (!lq)
 		return -ENOMEM;
 	lq->lo = ublkd_target_priv(ublkd_queue_target(q));
 	__atomic_store_n(&lq->lo->served, 1, __ATOMIC_RELAXED);
 	ublkd_queue_set_priv(q, lq);
+	/* Reads and writes then use a fixed file; without it they still work. */
+	ret = ublkd_queue_register_file(q, lq->lo->fd);
+	if (ret < 0)
+		ublkd_debug("loop: queue %u: backing not registered with io_uring: %s",
+			    ublkd_queue_id(q), strerror(-ret));
 	return 0;
 }
 
