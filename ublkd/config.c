@@ -45,6 +45,7 @@ static const struct key generic_keys[] = {
 	{ "max_io",	  "max-io",	  K_VALUE,  "max_io = \"512K\";" },
 	{ "zero_copy",	  "zero-copy",	  K_BOOL,   "zero_copy = true;" },
 	{ "user_copy",	  "user-copy",	  K_BOOL,   "user_copy = true;" },
+	{ "copy",	  "copy",	  K_BOOL,   "copy = true;" },
 	{ "need_get_data", "need-get-data", K_BOOL, "need_get_data = true;" },
 	{ "zc_mechanism", "zc-mechanism", K_STRING, "zc_mechanism = \"auto\";" },
 	{ "read_only",	  "read-only",	  K_BOOL,   "read_only = true;" },
@@ -470,9 +471,10 @@ int config_load(struct dev_config *cfg, const char *path,
 			key_error(path, s, "empty; write %s", example);
 			goto out;
 		}
-		/* The command line lets the last of --zero-copy/--user-copy win;
-		 * a file saying both is a mistake. */
-		if (k && (!strcmp(k->option, "zero-copy") || !strcmp(k->option, "user-copy"))) {
+		/* The command line lets the last of --copy/--zero-copy/--user-copy
+		 * win; a file saying two is a mistake. */
+		if (k && (!strcmp(k->option, "zero-copy") || !strcmp(k->option, "user-copy") ||
+			  !strcmp(k->option, "copy"))) {
 			if (copy_key) {
 				key_error(path, s, "conflicts with %s = true on line %d; "
 					  "choose one data mode", copy_key, copy_line);

@@ -85,6 +85,8 @@ struct dev_config {
 	uint64_t size;		/* -s: 0 means the target's size */
 	uint32_t max_io_bytes;	/* --max-io */
 	enum ublkd_data_mode data_mode;
+	int data_mode_set;	/* --copy, --user-copy or --zero-copy given: no
+				 * default (zero copy where it helps) */
 	enum zc_mech zc_force;	/* --zc-mechanism: ZC_NONE means best */
 	int need_get_data;	/* -g 1, --need-get-data: UBLK_F_NEED_GET_DATA,
 				 * writes' data fetched after the request */

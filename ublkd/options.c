@@ -18,7 +18,7 @@
 enum {
 	OPT_MAX_IO = 256, OPT_USER_COPY, OPT_ZC_MECH, OPT_READ_ONLY, OPT_READY_FD,
 	OPT_FOREGROUND, OPT_RECOVERY, OPT_RECOVER, OPT_CONFIG, OPT_CHECK,
-	OPT_OWNER, OPT_IO_SCHED, OPT_NEED_GET_DATA, OPT_NO_PART_SCAN, OPT_TARGET_BASE = 1000,
+	OPT_OWNER, OPT_IO_SCHED, OPT_NEED_GET_DATA, OPT_NO_PART_SCAN, OPT_COPY, OPT_TARGET_BASE = 1000,
 };
 
 static const struct option generic_opts[] = {
@@ -32,6 +32,7 @@ static const struct option generic_opts[] = {
 	{ "zero-copy",		no_argument,	   NULL, 'z' },
 	{ "zerocopy",		no_argument,	   NULL, 'z' },
 	{ "user-copy",		no_argument,	   NULL, OPT_USER_COPY },
+	{ "copy",		no_argument,	   NULL, OPT_COPY },
 	{ "need-get-data",	no_argument,	   NULL, OPT_NEED_GET_DATA },
 	{ "batch-io",		no_argument,	   NULL, 'b' },
 	{ "usercopy",		no_argument,	   NULL, OPT_USER_COPY },
@@ -246,6 +247,11 @@ static int generic(struct dev_config *cfg, int c, const char *arg)
 		return 0;
 	case 'z':
 		cfg->data_mode = UBLKD_DATA_ZERO_COPY;
+		cfg->data_mode_set = 1;
+		return 0;
+	case OPT_COPY:
+		cfg->data_mode = UBLKD_DATA_COPY;
+		cfg->data_mode_set = 1;
 		return 0;
 	case 'u':
 		/* ublksrv's UBLK_F_URING_CMD_COMP_IN_TASK: since Linux 6.x
@@ -268,6 +274,7 @@ static int generic(struct dev_config *cfg, int c, const char *arg)
 		return -1;
 	case OPT_USER_COPY:
 		cfg->data_mode = UBLKD_DATA_USER_COPY;
+		cfg->data_mode_set = 1;
 		return 0;
 	case OPT_RECOVERY:
 		if (!strcmp(arg, "reissue"))
@@ -627,6 +634,8 @@ void options_print(FILE *f, const struct dev_config *cfg)
 		fprintf(f, " -s %llu", (unsigned long long)cfg->size);
 	if (cfg->max_io_bytes)
 		fprintf(f, " --max-io %u", cfg->max_io_bytes);
+	if (cfg->data_mode == UBLKD_DATA_COPY && cfg->data_mode_set)
+		fprintf(f, " --copy");
 	if (cfg->data_mode == UBLKD_DATA_ZERO_COPY)
 		fprintf(f, " --zero-copy");
 	if (cfg->data_mode == UBLKD_DATA_USER_COPY)

@@ -93,6 +93,8 @@ static int add_generic(config_setting_t *r, const struct ublkd_dev *dev)
 		ret |= runstate_add_string(r, "size", (snprintf(owner, sizeof(owner), "%llu",
 					      (unsigned long long)c->size), owner));
 	ret |= runstate_add_int(r, "max_io", dev->max_io_bytes);
+	if (c->data_mode == UBLKD_DATA_COPY)
+		ret |= runstate_add_bool(r, "copy", 1);
 	if (c->data_mode == UBLKD_DATA_ZERO_COPY)
 		ret |= runstate_add_bool(r, "zero_copy", 1);
 	if (c->data_mode == UBLKD_DATA_USER_COPY)

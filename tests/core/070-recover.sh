@@ -13,7 +13,7 @@
 cleanup sh -c 'ublk del -a >/dev/null 2>&1'
 require_cmd fio jq dd
 
-modes=("" --user-copy)
+modes=(--copy --user-copy)
 if ublk features | grep -Eq '^[[:space:]]*(AUTO_BUF_REG|SUPPORT_ZERO_COPY|FUSED_ZERO_COPY)[[:space:]]+yes'; then
 	modes+=(--zero-copy)
 else

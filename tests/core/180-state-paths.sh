@@ -22,6 +22,20 @@ ublk del -n 7
 [ ! -e "$run/7.conf" ] && [ ! -e "$run/7.state" ] || fail "state left after del"
 echo "ok: symlinked state files are replaced, not followed"
 
+# Temporaries of a daemon killed mid-write (.7.NAME.XXXXXX) go when device
+# 7's next daemon starts and when device 7 is deleted; device 8's stay.
+touch "$run/.7.state.Ab12Cd" "$run/.7.conf.xY9zQ1" "$run/.8.state.Ab12Cd"
+cleanup rm -f "$run/.8.state.Ab12Cd"
+dev=$(ublk add -t null -n 7 -s 16M) || fail "ublk add failed"
+[ ! -e "$run/.7.state.Ab12Cd" ] && [ ! -e "$run/.7.conf.xY9zQ1" ] ||
+	fail "a killed daemon's temporaries outlived the next start: $(ls -A "$run")"
+[ -e "$run/.8.state.Ab12Cd" ] || fail "device 7's daemon removed device 8's temporary"
+touch "$run/.7.state.Zz00Zz"
+ublk del -n 7
+[ ! -e "$run/.7.state.Zz00Zz" ] || fail "ublk del -n 7 left the temporary .7.state.Zz00Zz"
+rm -f "$run/.8.state.Ab12Cd"
+echo "ok: temporaries go at start and at del, only the device's own"
+
 # Device 7's files (7.conf, 7.state, and runstate's temporaries .7.*): other
 # devices may come and go in the same directory.
 mine() { ls -A "$run" | grep -E '^\.?7\.' || true; }

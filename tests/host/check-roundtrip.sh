@@ -33,6 +33,8 @@ done <<EOF2
 -t null --zero-copy --zc-mechanism register|--zero-copy --zc-mechanism register
 -t null --zero-copy --zc-mechanism fused|--zero-copy --zc-mechanism fused
 -t null --user-copy --recovery fail-io|--user-copy --recovery fail-io
+-t null --copy|--copy
+-t null --zero-copy --copy|--copy
 -t null -r 0|--recovery off
 -t null --recovery on --owner 0:0|--recovery on --owner 0:0
 -t null --io-scheduler mq-deadline|--io-scheduler mq-deadline

@@ -49,34 +49,36 @@ need ublk ublkd
 [ "$(id -u)" = 0 ] || skip "needs root"
 
 # ---- copy modes ------------------------------------------------------------
-# The data modes this kernel offers, as ublk add arguments ("" = default copy).
+# The data modes this kernel offers, as ublk add arguments ("" = the default).
 # Sets MODES (array) and says once which were skipped and why.
 has_feature() { ublk features 2>/dev/null | grep -Eq "^[[:space:]]*$1[[:space:]]+yes"; }
 copy_modes() {
 	local missing=
+	# "" is the default mode: zero copy where the kernel has it (ublkd(8)),
+	# which then needs no run of its own; else copy.
 	MODES=("")
-	if has_feature USER_COPY; then MODES+=("--user-copy"); else missing+=" '--user-copy'"; fi
 	if has_feature AUTO_BUF_REG || has_feature SUPPORT_ZERO_COPY ||
 		has_feature FUSED_ZERO_COPY; then
-		MODES+=("--zero-copy")
+		MODES+=("--copy")
 	else
 		missing+=" '--zero-copy'"
 	fi
+	if has_feature USER_COPY; then MODES+=("--user-copy"); else missing+=" '--user-copy'"; fi
 	if has_feature SUPPORT_ZERO_COPY; then
 		MODES+=("--zero-copy --zc-mechanism=register")
 	else
 		missing+=" '--zero-copy --zc-mechanism=register'"
 	fi
-	# 6.12 with ublkd's kernel/ series: zero copy through fused commands.
-	! has_feature FUSED_ZERO_COPY || MODES+=("--zero-copy --zc-mechanism=fused")
+	# 6.12 with ublkd's kernel/ series: zero copy through fused commands is
+	# that kernel's default ("").
 	[ -z "$missing" ] ||
 		log "kernel $(uname -r) lacks these copy modes, skipped:$missing"
-	# UBLKD_TEST_SKIP_MODES=REGEX drops matching modes ("copy" is the default).
+	# UBLKD_TEST_SKIP_MODES=REGEX drops matching modes ("default" is the default).
 	if [ -n "${UBLKD_TEST_SKIP_MODES:-}" ]; then
 		local m keep=()
 		for m in "${MODES[@]}"; do
-			if [[ ${m:-copy} =~ $UBLKD_TEST_SKIP_MODES ]]; then
-				log "UBLKD_TEST_SKIP_MODES: skipping copy mode '${m:-copy}'"
+			if [[ ${m:-default} =~ $UBLKD_TEST_SKIP_MODES ]]; then
+				log "UBLKD_TEST_SKIP_MODES: skipping copy mode '${m:-default}'"
 			else
 				keep+=("$m")
 			fi
@@ -84,7 +86,7 @@ copy_modes() {
 		MODES=("${keep[@]}")
 	fi
 }
-mode_name() { echo "${1:-copy}"; }
+mode_name() { echo "${1:-default}"; }
 
 # ---- devices -----------------------------------------------------------------
 # add_dev ARGS...: start a loop device (ublkd in the foreground, in the

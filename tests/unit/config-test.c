@@ -246,6 +246,15 @@ static void test_valid(void)
 	CHECK(cfg.nr_topts == 1 && !strcmp(topt(&cfg, 0, "export-name"), "x"));
 	options_free(&cfg);
 
+	/* copy = true asks for copy mode: no default mode is chosen. */
+	CHECK(load("target = \"fake\";\ncopy = true;\n", &fake_ops, &cfg) == 0);
+	CHECK(err[0] == 0);
+	CHECK(cfg.data_mode == UBLKD_DATA_COPY && cfg.data_mode_set);
+	options_free(&cfg);
+	CHECK(load("target = \"fake\";\n", &fake_ops, &cfg) == 0);
+	CHECK(cfg.data_mode == UBLKD_DATA_COPY && !cfg.data_mode_set);
+	options_free(&cfg);
+
 	/* Range edges that are fine. */
 	CHECK(load("target = \"fake\"; id = 0; queues = 64; depth = 4096; size = 512;\n"
 		   "max_io = \"32M\"; recovery = \"off\";\n", &fake_ops, &cfg) == 0);
@@ -362,6 +371,8 @@ static void test_out_of_range(void)
 	/* Two data modes; one key in two spellings. */
 	REFUSED("target = \"fake\";\nzero_copy = true;\nuser_copy = true;\n", 3, "user_copy",
 		"conflicts with zero_copy = true on line 2; choose one data mode");
+	REFUSED("target = \"fake\";\nuser_copy = true;\ncopy = true;\n", 3, "copy",
+		"conflicts with user_copy = true on line 2; choose one data mode");
 	REFUSED("target = \"fake\";\nmax-io = \"4K\";\nmax_io = \"8K\";\n", 3, "max_io",
 		"also given on line 2 as 'max-io'; keep one");
 	REFUSED("target = \"fake\";\nexport_name = \"a\";\n\nexport-name = \"b\";\n", 4, "export-name",
