@@ -68,14 +68,14 @@ for mode in "${MODES[@]}"; do
 	cmp -n $((16 * MiB)) -i $((64 * MiB)):0 "$DEV" /dev/zero >/dev/null ||
 		fail "$what: the discarded 64-80 MiB do not read back as zeroes"
 
-	copied=$(ublk list -n "$DEV_ID" --json | jq -r '.[0].bytes_copied')
+	read -r copied cmode < <(ublk list -n "$DEV_ID" --json | jq -r '.[0] | "\(.bytes_copied) \(.copy_mode)"')
 	del_dev
 	for op in flushes discards FUA; do
 		n=$(summary_count "$op")
 		[ "${n:-0}" -gt 0 ] || fail "$what: the target served no $op: $(grep served "$DEV_LOG")"
 	done
-	case $mode in
-	*--zero-copy*)
+	case $cmode in	# the mode in effect: "" is zero copy where the kernel has it
+	zero_copy)
 		[ "$copied" = 0 ] || fail "$what: the daemon copied $copied bytes under zero copy" ;;
 	*)
 		# At least everything written above went through daemon memory.

@@ -36,7 +36,7 @@ serve() {
 		echo "depth = 64;"
 		echo "recovery = \"reissue\";"
 		[ "$target" = loop ] && echo "file = \"$img\";" || echo "size = \"1G\";"
-		[ "$mode" = copy ] || echo "zero_copy = true;"
+		[ "$mode" = copy ] && echo "copy = true;" || echo "zero_copy = true;"
 	} >"/etc/ublkd/$name.conf"
 	cleanup rm -f "/etc/ublkd/$name.conf"
 	cleanup systemctl stop "ublkd@$name"
