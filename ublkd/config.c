@@ -2,12 +2,13 @@
 /*
  * config.c - device config files (ublkd.conf(5)).
  *
- * One libconfig file per device.  Its keys are `ublk add`'s long options:
- * the generic ones (table below) and the target's own, by their names in
- * the target's ublkd_option table.  Each value is turned into the string
- * the command line would carry and handed to options_set(), so a key is
- * checked by the very code that checks its option; this file only adds
- * the file, the line and the key to what went wrong.
+ * One libconfig file per device.  Its keys are those of the generic
+ * options (their config keys in option-table.c) and of the target's own
+ * (their names in the target's ublkd_option table).  Each value is turned
+ * into the string the command line would carry and handed to
+ * options_apply_*(), so a key is checked by the very code that checks its
+ * option; this file only adds the file, the line and the key to what went
+ * wrong.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -20,6 +21,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "option-table.h"
 
 /* What a key's value may be. */
 enum kind {
@@ -28,33 +30,6 @@ enum kind {
 	K_VALUE,	/* a string or an integer: sizes, target option values */
 	K_BOOL,		/* true or false: switches */
 };
-
-struct key {
-	const char *name;	/* the key, '_' spelling ('-' accepted too) */
-	const char *option;	/* the long option it stands for */
-	enum kind kind;
-	const char *example;	/* a correct line, for messages */
-};
-
-static const struct key generic_keys[] = {
-	{ "target",	  "type",	  K_STRING, "target = \"loop\";" },
-	{ "id",		  "number",	  K_INT,    "id = 3;" },
-	{ "queues",	  "queues",	  K_INT,    "queues = 2;" },
-	{ "depth",	  "depth",	  K_INT,    "depth = 128;" },
-	{ "size",	  "size",	  K_VALUE,  "size = \"10G\";" },
-	{ "max_io",	  "max-io",	  K_VALUE,  "max_io = \"512K\";" },
-	{ "zero_copy",	  "zero-copy",	  K_BOOL,   "zero_copy = true;" },
-	{ "user_copy",	  "user-copy",	  K_BOOL,   "user_copy = true;" },
-	{ "copy",	  "copy",	  K_BOOL,   "copy = true;" },
-	{ "need_get_data", "need-get-data", K_BOOL, "need_get_data = true;" },
-	{ "zc_mechanism", "zc-mechanism", K_STRING, "zc_mechanism = \"auto\";" },
-	{ "read_only",	  "read-only",	  K_BOOL,   "read_only = true;" },
-	{ "recovery",	  "recovery",	  K_STRING, "recovery = \"reissue\";" },
-	{ "owner",	  "owner",	  K_STRING, "owner = \"alice:disk\";" },
-	{ "io_scheduler", "io-scheduler", K_STRING, "io_scheduler = \"none\";" },
-	{ "no_part_scan", "no-part-scan", K_BOOL,   "no_part_scan = true;" },
-};
-#define NR_GENERIC_KEYS (sizeof(generic_keys) / sizeof(generic_keys[0]))
 
 /* Key names compare with '-' and '_' alike: export_name == export-name. */
 static int same_key(const char *a, const char *b)
@@ -92,6 +67,26 @@ static const char *kind_name(enum kind k)
 	case K_BOOL:	return "true or false";
 	}
 	return "?";
+}
+
+/* What a key's value may be, from its option's type.  A target's INT and
+ * STRING values may be written either way (plugins declared no types
+ * before ublkd 0.2); the generic ones have one form. */
+static enum kind kind_of(const struct ublkd_option *o, int generic)
+{
+	if (!o->has_arg)
+		return K_BOOL;
+	switch (o->type) {
+	case UBLKD_OPT_SIZE:
+		return K_VALUE;
+	case UBLKD_OPT_PATH:
+	case UBLKD_OPT_ENUM:
+		return K_STRING;
+	case UBLKD_OPT_INT:
+		return generic ? K_INT : K_VALUE;
+	default:
+		return generic ? K_STRING : K_VALUE;
+	}
 }
 
 /* The file a setting or an error is in: path itself, or a file it
@@ -189,15 +184,31 @@ char *config_read_target(const char *path)
 	return name;
 }
 
-/* The target's option names, "file, offset, buffered", for messages. */
+/* The target's option keys, "file, offset, buffered", for messages. */
 static void list_options(const struct ublkd_target_ops *ops, char *buf, size_t len)
 {
 	const struct ublkd_option *o;
+	char key[64];
 	size_t n = 0;
 
 	buf[0] = 0;
 	for (o = ops->options; o && o->name && n < len; o++)
-		n += snprintf(buf + n, len - n, "%s%s", n ? ", " : "", o->name);
+		n += snprintf(buf + n, len - n, "%s%s", n ? ", " : "",
+			      option_key(o, key, sizeof(key)));
+}
+
+/* The target's option whose key (its config_key, else its name) is name;
+ * NULL if none. */
+static const struct ublkd_option *target_option(const struct ublkd_target_ops *ops,
+						const char *name)
+{
+	const struct ublkd_option *o;
+	char key[64];
+
+	for (o = ops->options; o && o->name; o++)
+		if (same_key(option_key(o, key, sizeof(key)), name))
+			return o;
+	return NULL;
 }
 
 /*
@@ -282,15 +293,17 @@ static int value_string(const char *path, config_setting_t *s, enum kind kind,
 	return -1;
 }
 
-/* Apply one option through options_set(), with a message naming the key. */
-static int apply(struct dev_config *cfg, const struct ublkd_target_ops *ops,
-		 const char *path, config_setting_t *s, const char *option,
-		 const char *value)
+/* Apply one option (generic g, else target option o), with a message
+ * naming the key. */
+static int apply(struct dev_config *cfg, const char *path, config_setting_t *s,
+		 const struct gopt *g, const struct ublkd_option *o, const char *value)
 {
 	const char *want = NULL;
-	int n = cfg->nr_topts, ret = options_set(cfg, ops, option, value, &want);
+	int n = cfg->nr_topts, ret;
 	char buf[4096];
 
+	ret = g ? options_apply_generic(cfg, g, value, &want) :
+		  options_apply_target(cfg, o, value, &want);
 	if (ret == 0) {
 		/* A target option: the target checks it later, and its message
 		 * then starts with where it came from. */
@@ -301,15 +314,10 @@ static int apply(struct dev_config *cfg, const struct ublkd_target_ops *ops,
 			cfg->topts[n].where = NULL;
 		return 0;
 	}
-	if (ret == -2)
-		key_error(path, s, "this ublkd has no option --%s; update ublkd or "
-			  "remove the key", option);
-	else if (want)
+	if (ret == -1)
 		key_error(path, s, "invalid value '%s'; expected %s", value ? value : "",
 			  want);
-	else
-		key_error(path, s, "cannot be applied (out of memory?)");
-	return -1;
+	return -1;	/* -2: reported */
 }
 
 /* recovery_record = { config = "..."; backing = ( { path = "..."; dev = 1L;
@@ -406,11 +414,10 @@ int config_load(struct dev_config *cfg, const char *path,
 	}
 	for (i = 0; i < n; i++) {
 		const struct ublkd_option *o = NULL;
-		const struct key *k = NULL;
-		const char *name, *value, *option;
+		const struct gopt *g;
+		const char *name, *value;
 		char buf[32], example[96];
 		enum kind kind;
-		size_t g;
 		int r;
 
 		s = config_setting_get_elem(root, i);
@@ -431,26 +438,9 @@ int config_load(struct dev_config *cfg, const char *path,
 				goto out;
 			}
 		}
-		for (g = 0; g < NR_GENERIC_KEYS && !k; g++)
-			if (same_key(generic_keys[g].name, name))
-				k = &generic_keys[g];
-		for (o = ops->options; !k && o && o->name; o++)
-			if (same_key(o->name, name))
-				break;
-		if (k) {
-			option = k->option;
-			kind = k->kind;
-			snprintf(example, sizeof(example), "%s", k->example);
-		} else if (o && o->name) {
-			option = o->name;
-			kind = !o->has_arg ? K_BOOL : o->type == UBLKD_OPT_PATH ||
-			       o->type == UBLKD_OPT_ENUM ? K_STRING : K_VALUE;
-			if (o->has_arg)
-				snprintf(example, sizeof(example), "%s = \"%s\";", name,
-					 o->arg_name ? o->arg_name : "VALUE");
-			else
-				snprintf(example, sizeof(example), "%s = true;", name);
-		} else {
+		g = gopt_by_key(name);
+		o = g ? &g->o : target_option(ops, name);
+		if (!o) {
 			char list[256];
 
 			list_options(ops, list, sizeof(list));
@@ -462,6 +452,14 @@ int config_load(struct dev_config *cfg, const char *path,
 					  "(target %s has no options of its own)", ops->name);
 			goto out;
 		}
+		kind = kind_of(o, g != NULL);
+		if (!o->has_arg)
+			snprintf(example, sizeof(example), "%s = true;", name);
+		else if (g)
+			snprintf(example, sizeof(example), "%s = %s;", name, g->example);
+		else
+			snprintf(example, sizeof(example), "%s = \"%s\";", name,
+				 o->arg_name ? o->arg_name : "VALUE");
 		r = value_string(path, s, kind, example, buf, sizeof(buf), &value);
 		if (r < 0)
 			goto out;
@@ -473,8 +471,8 @@ int config_load(struct dev_config *cfg, const char *path,
 		}
 		/* The command line lets the last of --copy/--zero-copy/--user-copy
 		 * win; a file saying two is a mistake. */
-		if (k && (!strcmp(k->option, "zero-copy") || !strcmp(k->option, "user-copy") ||
-			  !strcmp(k->option, "copy"))) {
+		if (g && (!strcmp(g->o.name, "zero-copy") || !strcmp(g->o.name, "user-copy") ||
+			  !strcmp(g->o.name, "copy"))) {
 			if (copy_key) {
 				key_error(path, s, "conflicts with %s = true on line %d; "
 					  "choose one data mode", copy_key, copy_line);
@@ -483,7 +481,7 @@ int config_load(struct dev_config *cfg, const char *path,
 			copy_key = name;
 			copy_line = config_setting_source_line(s);
 		}
-		if (apply(cfg, ops, path, s, option, value) < 0)
+		if (apply(cfg, path, s, g, o, value) < 0)
 			goto out;
 	}
 	ret = 0;

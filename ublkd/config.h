@@ -18,7 +18,7 @@
 char *config_read_target(const char *path);
 
 /* Fill cfg from FILE, key by key in file order, each exactly as its
- * command-line option would (through options_set()): generic keys set
+ * command-line option would (through options_apply_*()): generic keys set
  * cfg's fields, the target's options are appended to cfg->topts (a false
  * switch is not added); the target validates those later.  Unknown keys,
  * wrong types, missing required keys and out-of-range values print one

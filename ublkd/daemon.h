@@ -4,7 +4,10 @@
  *
  * Where things live:
  *   main.c        process lifecycle: start, serve, signals, stop
- *   options.c     command line and config -> struct dev_config
+ *   option-table.c  THE table of ublkd's own options (option-table.h)
+ *   options.c     command line -> struct dev_config; every option's checks
+ *   config.c      config files (ublkd.conf(5)) -> struct dev_config
+ *   record.c      the recovery record
  *   device.c      the control path for one device (add/params/start/stop/del)
  *   queue.c       the per-queue thread and its io_uring loop
  *   data.c        how a request's data reaches the target: copy, user copy,
@@ -232,25 +235,34 @@ struct ublkd_dev {
 	int exit_efd;		/* a queue thread exited */
 };
 
-/* options.c */
+/* options.c: the command line, and every option's checks (generic ones:
+ * the table of option-table.c) */
+struct gopt;
 const char *options_find_type(int argc, char **argv);
 int options_parse(struct dev_config *cfg, int argc, char **argv,
 		  const struct ublkd_target_ops *ops);
 void options_free(struct dev_config *cfg);
-/* Apply one option by its long name, as --NAME VALUE (VALUE NULL for a
- * switch) on the command line would, with the same checks, printing
- * nothing.  0; -1 with *want = what was expected (e.g. "a queue count from
- * 1 to 64"), or NULL when out of memory; -2 if NAME is no option of
- * ublkd's nor of ops's.  For config files (config.c). */
-int options_set(struct dev_config *cfg, const struct ublkd_target_ops *ops,
-		const char *name, const char *value, const char **want);
+/* Apply one option, as --NAME VALUE (VALUE NULL for a switch) on the
+ * command line would, with the same checks, printing nothing (but for an
+ * option that refuses itself, -b).  0; -1 with *want = what was expected
+ * (e.g. "a queue count from 1 to 64"); -2 after a message of its own.  For
+ * config files (config.c). */
+int options_apply_generic(struct dev_config *cfg, const struct gopt *g, const char *value,
+			  const char **want);
+int options_apply_target(struct dev_config *cfg, const struct ublkd_option *o,
+			 const char *value, const char **want);
 const char *options_find_config(int argc, char **argv);
 int options_find_recover(int argc, char **argv, int *id);
+int options_find_early(int argc, char **argv);
 int options_only_meta(const struct dev_config *cfg);
 int options_validate(const struct dev_config *cfg, const struct ublkd_target_ops *ops);
 char *options_absolute(const char *base, const char *path);
 const char *options_recovery_name(enum recovery_mode r);
+const char *options_value(const struct gopt *g, const struct dev_config *cfg, char *buf,
+			  size_t len);
 void options_print(FILE *f, const struct dev_config *cfg);
+void options_help(FILE *f);
+void options_list(FILE *f);
 
 /* plugin.c */
 int plugin_load(struct ublkd_target *t, const char *name);

@@ -35,37 +35,8 @@ static void usage(FILE *f)
 		"       ublkd --config FILE [OPTIONS]\n"
 		"Serve one ublk block device until SIGTERM.  Usually started by\n"
 		"'ublk add' or by systemd (ublkd@NAME.service); see ublkd(8).\n"
-		"\n"
-		"  -t, --type TYPE        target: null, loop, nbd, or a path to a plugin .so\n"
-		"      --config FILE      read the device's settings from FILE; see ublkd.conf(5)\n"
-		"      --check            check the settings, print them as options, and exit\n"
-		"  -n, --number ID        device id (default: the kernel picks one)\n"
-		"  -q, --queues N         hardware queues (default: CPUs, at most 4)\n"
-		"  -d, --depth N          queue depth, 1-4096 (default 128)\n"
-		"  -s, --size SIZE        device size (default: the target's)\n"
-		"      --max-io SIZE      largest request, 4K-32M (default 512K)\n"
-		"  -z, --zero-copy        lend request pages to the target's I/O (Linux 6.15+)\n"
-		"      --copy             the kernel copies to and from ublkd's buffers\n"
-		"      --user-copy        copy with pread/pwrite on /dev/ublkcN\n"
-		"                         (default: zero copy for a target that moves data,\n"
-		"                         where the kernel has it; else --copy)\n"
-		"  -g, --need-get-data    (-g 0|1) fetch a write's data after the request\n"
-		"  -u 0|1                 ublksrv's complete-in-task: accepted, no effect\n"
-		"      --zc-mechanism M   auto, register or fused (default: best the kernel has)\n"
-		"      --read-only        export the device read-only\n"
-		"      --owner USER[:GROUP]  give /dev/ublkbN to USER (and GROUP) once live\n"
-		"      --io-scheduler S   the block device's I/O scheduler (default none, as the\n"
-		"                         kernel's loop driver; 'keep': the kernel's choice)\n"
-		"      --no-part-scan     the kernel does not read the partition table at start\n"
-		"                         (Linux 7.0+); partprobe still can\n"
-		"      --recovery MODE    if ublkd dies: reissue (default: the device waits and\n"
-		"                         in-flight I/O is reissued), on (in-flight I/O fails),\n"
-		"                         fail-io (all I/O fails until a daemon returns), off\n"
-		"      --recover          take over device -n ID whose daemon died\n"
-		"      --ready-fd FD      write the device id to FD when live, then detach logs\n"
-		"  -v, --verbose          more messages\n"
-		"  -h, --help             this help;  ublk help -t TYPE lists target options\n"
-		"  -V, --version          print the version\n");
+		"\n");
+	options_help(f);	/* the table of ublkd/option-table.c */
 }
 
 static void target_help(const struct ublkd_target_ops *ops)
@@ -626,13 +597,17 @@ int main(int argc, char **argv)
 	int recover_id, sig = 0, lfd = -1;
 
 	log_init("ublkd", LOG_LVL_INFO);
-	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
-			return help(options_find_type(argc, argv));
-		if (!strcmp(argv[i], "-V") || !strcmp(argv[i], "--version")) {
-			printf("ublkd %s (target API %d)\n", PACKAGE_VERSION, UBLKD_TARGET_API_VERSION);
-			return 0;
-		}
+	switch (options_find_early(argc, argv)) {
+	case 'h':
+		return help(options_find_type(argc, argv));
+	case 'V':
+		printf("ublkd %s (target API %d)\n", PACKAGE_VERSION, UBLKD_TARGET_API_VERSION);
+		return 0;
+	}
+	/* For tests/host/man-options.sh: the option table, one fact a line. */
+	if (argc == 2 && !strcmp(argv[1], "--list-options")) {
+		options_list(stdout);
+		return 0;
 	}
 	/* A device config file: --config FILE, or a first argument NAME for
 	 * /etc/ublkd/NAME.conf (systemd's ublkd@NAME.service; see

@@ -1,114 +1,29 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * options.c - ublkd's command line: generic options plus the target's own
- * (from its ublkd_option table), into a struct dev_config.
+ * options.c - ublkd's command line: the generic options (the table of
+ * option-table.c) plus the target's own (its ublkd_option table), into a
+ * struct dev_config; the checks every option's value goes through, from
+ * the command line and config files alike; and what is printed from the
+ * table (--help, --check, --list-options).
  */
 #include <errno.h>
 #include <getopt.h>
-#include <grp.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "daemon.h"
 #include "log.h"
+#include "option-table.h"
 #include "parse.h"
 
-enum {
-	OPT_MAX_IO = 256, OPT_USER_COPY, OPT_ZC_MECH, OPT_READ_ONLY, OPT_READY_FD,
-	OPT_FOREGROUND, OPT_RECOVERY, OPT_RECOVER, OPT_CONFIG, OPT_CHECK,
-	OPT_OWNER, OPT_IO_SCHED, OPT_NEED_GET_DATA, OPT_NO_PART_SCAN, OPT_COPY, OPT_TARGET_BASE = 1000,
-};
+/* getopt codes: a short option is its character; a generic long option
+ * GENERIC_BASE + its index in generic_options[]; a target's long option
+ * TARGET_BASE + its index (| ALT_SPELLING for its '_' spelling). */
+enum { GENERIC_BASE = 256, TARGET_BASE = 1000, ALT_SPELLING = 0x10000 };
 
-static const struct option generic_opts[] = {
-	{ "type",		required_argument, NULL, 't' },
-	{ "number",		required_argument, NULL, 'n' },
-	{ "queues",		required_argument, NULL, 'q' },
-	{ "depth",		required_argument, NULL, 'd' },
-	{ "size",		required_argument, NULL, 's' },
-	{ "max-io",		required_argument, NULL, OPT_MAX_IO },
-	{ "max_io_buf_bytes",	required_argument, NULL, OPT_MAX_IO },
-	{ "zero-copy",		no_argument,	   NULL, 'z' },
-	{ "zerocopy",		no_argument,	   NULL, 'z' },
-	{ "user-copy",		no_argument,	   NULL, OPT_USER_COPY },
-	{ "copy",		no_argument,	   NULL, OPT_COPY },
-	{ "need-get-data",	no_argument,	   NULL, OPT_NEED_GET_DATA },
-	{ "batch-io",		no_argument,	   NULL, 'b' },
-	{ "usercopy",		no_argument,	   NULL, OPT_USER_COPY },
-	{ "zc-mechanism",	required_argument, NULL, OPT_ZC_MECH },
-	{ "read-only",		no_argument,	   NULL, OPT_READ_ONLY },
-	{ "read_only",		no_argument,	   NULL, OPT_READ_ONLY },
-	{ "ready-fd",		required_argument, NULL, OPT_READY_FD },
-	{ "foreground",		no_argument,	   NULL, OPT_FOREGROUND },
-	{ "recovery",		required_argument, NULL, OPT_RECOVERY },
-	{ "recover",		no_argument,	   NULL, OPT_RECOVER },
-	{ "config",		required_argument, NULL, OPT_CONFIG },
-	{ "check",		no_argument,	   NULL, OPT_CHECK },
-	{ "owner",		required_argument, NULL, OPT_OWNER },
-	{ "io-scheduler",	required_argument, NULL, OPT_IO_SCHED },
-	{ "no-part-scan",	no_argument,	   NULL, OPT_NO_PART_SCAN },
-	{ "verbose",		no_argument,	   NULL, 'v' },
-};
-#define NR_GENERIC (sizeof(generic_opts) / sizeof(generic_opts[0]))
-/* ublksrv's spellings: -u 0|1 complete uring commands in task (accepted,
- * nothing to do: ublkd's kernels always do); -g 0|1 NEED_GET_DATA; -b batch
- * I/O (refused until it exists); -r 0|1 recovery, -i 0|1 reissue (our
- * default when recovery is on), -e 0|1 fail I/O while no daemon. */
-static const char generic_short[] = "+t:n:q:d:s:zu:g:br:i:e:v";
-
-static int zero_one(const char *opt, const char *arg, int *out)
-{
-	if (strcmp(arg, "0") && strcmp(arg, "1")) {
-		ublkd_error("invalid value '%s' for %s: expected 0 or 1", arg, opt);
-		return -1;
-	}
-	*out = arg[0] == '1';
-	return 0;
-}
-
-/* Set while options_set() runs: bad_value() reports here, prints nothing. */
-static const char **quiet_want;
-
-static int bad_value(const char *opt, const char *val, const char *want)
-{
-	if (quiet_want)
-		*quiet_want = want;
-	else
-		ublkd_error("invalid value '%s' for %s: expected %s", val, opt, want);
-	return -1;
-}
-
-/* "USER" or "USER:GROUP", names or numbers; gid -1 keeps the group. */
-static int parse_owner(const char *arg, uid_t *uid, gid_t *gid)
-{
-	char user[256], *group;
-	struct passwd *pw;
-	struct group *gr;
-	uint64_t v;
-
-	if (snprintf(user, sizeof(user), "%s", arg) >= (int)sizeof(user) || !user[0])
-		return -1;
-	group = strchr(user, ':');
-	if (group)
-		*group++ = 0;
-	if ((pw = getpwnam(user)))
-		*uid = pw->pw_uid;
-	else if (!parse_uint(user, 0, 0xfffffffe, &v))
-		*uid = v;
-	else
-		return -1;
-	*gid = (gid_t)-1;
-	if (!group)
-		return 0;
-	if ((gr = getgrnam(group)))
-		*gid = gr->gr_gid;
-	else if (!parse_uint(group, 0, 0xfffffffe, &v))
-		*gid = v;
-	else
-		return -1;
-	return 0;
-}
+/* What the last refused value should have been; a message's "expected". */
+static char want_buf[256];
 
 /* path made absolute against base (NULL: the current directory); malloc'd,
  * NULL when out of memory or the directory cannot be found. */
@@ -129,277 +44,185 @@ char *options_absolute(const char *base, const char *path)
 	return out;
 }
 
-/* A target option's value checked against its declared type; PATH values
- * made absolute.  *out: the value to keep (malloc'd; NULL for a switch). */
-static int check_topt(const struct dev_config *cfg, const struct ublkd_option *o,
-		      const char *value, char **out)
+/* "a, b or c": the choices of an ENUM option. */
+static void list_choices(const struct ublkd_option *o, char *buf, size_t len)
 {
-	static char want[160];	/* outlives us: quiet_want may point here */
-	char opt[80];
-	uint64_t v;
+	const char *const *c;
+	size_t n = 0;
 
-	*out = NULL;
-	if (!o->has_arg)
-		return 0;
-	snprintf(opt, sizeof(opt), "--%s", o->name);
+	buf[0] = 0;
+	for (c = o->choices; c && *c && n < len; c++)
+		n += snprintf(buf + n, len - n, "%s%s", c == o->choices ? "" : c[1] ? ", " : " or ",
+			      *c);
+}
+
+/* What a value of o must be, for messages; what: the generic option's
+ * words for it (option-table.h), NULL for a target's. */
+static const char *expectation(const struct ublkd_option *o, const char *what)
+{
 	switch (o->type) {
 	case UBLKD_OPT_INT:
-		if (parse_uint(value, o->min > 0 ? (uint64_t)o->min : 0,
-			       o->max > 0 ? (uint64_t)o->max : UINT64_MAX, &v)) {
-			snprintf(want, sizeof(want), "an integer from %lld to %lld",
-				 (long long)o->min, (long long)(o->max > 0 ? o->max : INT64_MAX));
-			return bad_value(opt, value, want);
-		}
+		snprintf(want_buf, sizeof(want_buf), "%s from %lld to %lld",
+			 what ? what : "an integer", (long long)o->min,
+			 (long long)(o->max > 0 ? o->max : INT64_MAX));
 		break;
 	case UBLKD_OPT_SIZE:
-		if (parse_size(value, &v) || (o->max > o->min &&
-		    (v < (uint64_t)o->min || v > (uint64_t)o->max))) {
-			snprintf(want, sizeof(want), "a size such as 4096, 512K or 1G%s",
-				 o->max > o->min ? " within the option's range" : "");
-			return bad_value(opt, value, want);
-		}
+		snprintf(want_buf, sizeof(want_buf), "%s", what ? what :
+			 o->max > o->min ? "a size such as 4096, 512K or 1G within the "
+			 "option's range" : "a size such as 4096, 512K or 1G");
 		break;
-	case UBLKD_OPT_ENUM: {
-		const char *const *c;
-		size_t n = 0;
+	case UBLKD_OPT_ENUM:
+		list_choices(o, want_buf, sizeof(want_buf));
+		break;
+	case UBLKD_OPT_PATH:
+		snprintf(want_buf, sizeof(want_buf), "%s", what ? what : "a file name");
+		break;
+	default:
+		snprintf(want_buf, sizeof(want_buf), "%s", what ? what : "a value");
+		break;
+	}
+	return want_buf;
+}
 
+/*
+ * A value checked against its option's declared type (range, choices), the
+ * same for generic and target options.  0, with *abs the value made
+ * absolute (malloc'd) for a PATH, else NULL; -1 when it does not fit, -2
+ * after a message.
+ */
+static int check_value(const struct dev_config *cfg, const struct ublkd_option *o,
+		       const char *value, char **abs)
+{
+	const char *const *c;
+	uint64_t v;
+
+	*abs = NULL;
+	if (!o->has_arg)
+		return 0;
+	switch (o->type) {
+	case UBLKD_OPT_INT:
+		return parse_uint(value, o->min > 0 ? (uint64_t)o->min : 0,
+				  o->max > 0 ? (uint64_t)o->max : UINT64_MAX, &v) ? -1 : 0;
+	case UBLKD_OPT_SIZE:
+		return parse_size(value, &v) || (o->max > o->min &&
+		       (v < (uint64_t)o->min || v > (uint64_t)o->max)) ? -1 : 0;
+	case UBLKD_OPT_ENUM:
 		for (c = o->choices; c && *c; c++)
 			if (!strcmp(*c, value))
-				break;
-		if (c && *c)
-			break;
-		want[0] = 0;
-		for (c = o->choices; c && *c && n < sizeof(want); c++)
-			n += snprintf(want + n, sizeof(want) - n, "%s%s", n ? ", " : "one of ", *c);
-		return bad_value(opt, value, want);
-	}
+				return 0;
+		return -1;
 	case UBLKD_OPT_PATH:
 		if (!value[0])
-			return bad_value(opt, value, "a file name");
-		*out = options_absolute(cfg->path_base, value);
-		return *out ? 0 : -1;
+			return -1;
+		*abs = options_absolute(cfg->path_base, value);
+		if (*abs)
+			return 0;
+		ublkd_error("cannot make %s absolute: %s", value, strerror(errno));
+		return -2;
 	default:
-		break;
+		return 0;
 	}
-	*out = strdup(value);
-	return *out ? 0 : -1;
 }
 
-static int add_topt(struct dev_config *cfg, const struct ublkd_option *opt,
-		    const char *value)
+int options_apply_generic(struct dev_config *cfg, const struct gopt *g, const char *value,
+			  const char **want)
 {
-	struct target_opt *o;
-	char *v;
+	char *abs;
+	int ret;
 
-	if (check_topt(cfg, opt, value, &v) < 0)
-		return -1;
-	o = realloc(cfg->topts, (cfg->nr_topts + 1) * sizeof(*o));
-	if (!o) {
-		free(v);
-		return -1;
+	*want = NULL;
+	ret = check_value(cfg, &g->o, value, &abs);
+	if (ret == 0) {
+		ret = g->set(cfg, abs ? abs : g->o.has_arg ? value : NULL, want);
+		free(abs);
 	}
-	cfg->topts = o;
-	o[cfg->nr_topts].name = strdup(opt->name);
-	o[cfg->nr_topts].value = v;
-	o[cfg->nr_topts].where = NULL;
+	if (ret == -1 && !*want)
+		*want = expectation(&g->o, g->what);
+	return ret;
+}
+
+int options_apply_target(struct dev_config *cfg, const struct ublkd_option *o,
+			 const char *value, const char **want)
+{
+	struct target_opt *t;
+	char *v = NULL;
+	int ret;
+
+	*want = NULL;
+	ret = check_value(cfg, o, value, &v);
+	if (ret == -1)
+		*want = expectation(o, NULL);
+	if (ret < 0)
+		return ret;
+	if (o->has_arg && !v && !(v = strdup(value)))
+		goto oom;
+	t = realloc(cfg->topts, (cfg->nr_topts + 1) * sizeof(*t));
+	if (!t)
+		goto oom;
+	cfg->topts = t;
+	t[cfg->nr_topts].name = strdup(o->name);
+	t[cfg->nr_topts].value = v;
+	t[cfg->nr_topts].where = NULL;
 	cfg->nr_topts++;
 	return 0;
+oom:
+	free(v);
+	ublkd_error("out of memory");
+	return -2;
 }
 
-static int generic(struct dev_config *cfg, int c, const char *arg)
-{
-	uint64_t v;
-	int on;
-
-	switch (c) {
-	case 't':
-		free(cfg->target);
-		/* a plugin named by its path: absolute, like every path */
-		cfg->target = strchr(arg, '/') ? options_absolute(cfg->path_base, arg)
-					       : strdup(arg);
-		return cfg->target ? 0 : -1;
-	case 'n':
-		if (parse_uint(arg, 0, 0x7fffffff, &v))
-			return bad_value("-n/--number", arg, "a device id (0 or more)");
-		cfg->dev_id = (int)v;
-		return 0;
-	case 'q':
-		if (parse_uint(arg, 1, MAX_QUEUES, &v))
-			return bad_value("-q/--queues", arg, "a queue count from 1 to 64");
-		cfg->nr_queues = v;
-		return 0;
-	case 'd':
-		if (parse_uint(arg, 1, UBLK_MAX_QUEUE_DEPTH, &v))
-			return bad_value("-d/--depth", arg, "a queue depth from 1 to 4096");
-		cfg->depth = v;
-		return 0;
-	case 's':
-		if (parse_size(arg, &v) || v == 0)
-			return bad_value("-s/--size", arg, "a size above 0 such as 1G, 512M, 4096");
-		if (v % 512)
-			return bad_value("-s/--size", arg, "a multiple of 512 bytes");
-		cfg->size = v;
-		return 0;
-	case OPT_MAX_IO:
-		if (parse_size(arg, &v) || v < 4096 || v > (32U << 20) || v % 4096)
-			return bad_value("--max-io", arg, "4K to 32M in multiples of 4K");
-		cfg->max_io_bytes = v;
-		return 0;
-	case 'z':
-		cfg->data_mode = UBLKD_DATA_ZERO_COPY;
-		cfg->data_mode_set = 1;
-		return 0;
-	case OPT_COPY:
-		cfg->data_mode = UBLKD_DATA_COPY;
-		cfg->data_mode_set = 1;
-		return 0;
-	case 'u':
-		/* ublksrv's UBLK_F_URING_CMD_COMP_IN_TASK: since Linux 6.x
-		 * the kernel completes uring commands in task context
-		 * anyway, so both values mean the same.  Not user copy
-		 * (--user-copy). */
-		if (strcmp(arg, "0") && strcmp(arg, "1"))
-			return bad_value("-u", arg, "0 or 1");
-		return 0;
-	case 'g':
-		if (strcmp(arg, "0") && strcmp(arg, "1"))
-			return bad_value("-g", arg, "0 or 1");
-		cfg->need_get_data = arg[0] == '1';
-		return 0;
-	case OPT_NEED_GET_DATA:
-		cfg->need_get_data = 1;
-		return 0;
-	case 'b':
-		ublkd_error("batch I/O (-b) is not implemented yet: drop -b");
-		return -1;
-	case OPT_USER_COPY:
-		cfg->data_mode = UBLKD_DATA_USER_COPY;
-		cfg->data_mode_set = 1;
-		return 0;
-	case OPT_RECOVERY:
-		if (!strcmp(arg, "reissue"))
-			cfg->recovery = RECOVERY_REISSUE;
-		else if (!strcmp(arg, "fail-io"))
-			cfg->recovery = RECOVERY_FAIL_IO;
-		else if (!strcmp(arg, "off"))
-			cfg->recovery = RECOVERY_OFF;
-		else if (!strcmp(arg, "on"))
-			cfg->recovery = RECOVERY_ON;
-		else
-			return bad_value("--recovery", arg, "reissue, on, fail-io or off");
-		return 0;
-	case 'r':
-		if (zero_one("-r", arg, &on))
-			return -1;
-		if (!on)
-			cfg->recovery = RECOVERY_OFF;
-		else if (cfg->recovery == RECOVERY_OFF)
-			cfg->recovery = RECOVERY_REISSUE;
-		return 0;
-	case 'i':
-		if (zero_one("-i", arg, &on))
-			return -1;
-		if (!on && cfg->recovery == RECOVERY_REISSUE)
-			cfg->recovery = RECOVERY_ON;
-		else if (on && cfg->recovery == RECOVERY_ON)
-			cfg->recovery = RECOVERY_REISSUE;
-		return 0;
-	case 'e':
-		if (zero_one("-e", arg, &on))
-			return -1;
-		if (on)
-			cfg->recovery = RECOVERY_FAIL_IO;
-		return 0;
-	case OPT_RECOVER:
-		cfg->recover = 1;
-		return 0;
-	case OPT_ZC_MECH:
-		if (!strcmp(arg, "auto"))
-			cfg->zc_force = ZC_AUTO;
-		else if (!strcmp(arg, "register"))
-			cfg->zc_force = ZC_REGISTER;
-		else if (!strcmp(arg, "fused"))
-			cfg->zc_force = ZC_FUSED;
-		else
-			return bad_value("--zc-mechanism", arg, "auto, register or fused");
-		return 0;
-	case OPT_READ_ONLY:
-		cfg->read_only = 1;
-		return 0;
-	case OPT_READY_FD:
-		if (parse_uint(arg, 3, 1023, &v))
-			return bad_value("--ready-fd", arg, "a file descriptor number");
-		cfg->ready_fd = v;
-		return 0;
-	case OPT_FOREGROUND:
-		return 0;	/* ublkd always runs in the foreground */
-	case OPT_CONFIG:
-		return 0;	/* read by main() before the target is loaded */
-	case OPT_CHECK:
-		cfg->check = 1;
-		return 0;
-	case OPT_OWNER:
-		if (parse_owner(arg, &cfg->owner_uid, &cfg->owner_gid))
-			return bad_value("--owner", arg, "USER or USER:GROUP, an existing user and group");
-		cfg->owner_set = 1;
-		return 0;
-	case OPT_IO_SCHED:
-		if (!*arg || strlen(arg) > 31 || strspn(arg, "abcdefghijklmnopqrstuvwxyz0123456789_-")
-		    != strlen(arg))
-			return bad_value("--io-scheduler", arg,
-					 "an I/O scheduler name such as none, mq-deadline, kyber, "
-					 "bfq, or 'keep'");
-		free(cfg->io_scheduler);
-		cfg->io_scheduler = strdup(arg);
-		return 0;
-	case OPT_NO_PART_SCAN:
-		cfg->no_part_scan = 1;
-		return 0;
-	case 'v':
-		cfg->verbose++;
-		return 0;
-	}
-	return -1;
-}
-
-/* Build getopt tables of generic + target options. */
+/* getopt's tables: the generic options (all but GOPT_EARLY), then the
+ * target's, each long name also in its '_' spelling (ublksrv's style). */
 static int build_tables(const struct ublkd_target_ops *ops, struct option **lopts,
 			char *sopts, size_t slen)
 {
 	const struct ublkd_option *o;
-	size_t n = 0, i;
+	size_t n = 0, i = 0, g;
 	struct option *l;
-	char *p;
+	char *p = sopts;
 
 	for (o = ops->options; o && o->name; o++)
 		n++;
-	l = calloc(NR_GENERIC + 2 * n + 1, sizeof(*l));
+	l = calloc(2 * nr_generic_options + 2 * n + 1, sizeof(*l));
 	if (!l)
 		return -1;
-	memcpy(l, generic_opts, sizeof(generic_opts));
-	snprintf(sopts, slen, "%s", generic_short);
-	p = sopts + strlen(sopts);
-	i = NR_GENERIC;
+	*p++ = '+';	/* options end at the first non-option */
+	for (g = 0; g < nr_generic_options; g++) {
+		const struct gopt *e = &generic_options[g];
+		int has_arg = e->o.has_arg ? required_argument : no_argument;
+
+		if (e->flags & GOPT_EARLY)
+			continue;
+		if (e->o.name)
+			l[i++] = (struct option){ e->o.name, has_arg, NULL, GENERIC_BASE + (int)g };
+		if (e->alias)
+			l[i++] = (struct option){ e->alias, has_arg, NULL, GENERIC_BASE + (int)g };
+		if (e->o.short_name && (size_t)(p - sopts) + 3 < slen) {
+			*p++ = e->o.short_name;
+			if (e->o.has_arg)
+				*p++ = ':';
+		}
+	}
 	for (o = ops->options; o && o->name; o++) {
-		int code = OPT_TARGET_BASE + (int)(o - ops->options);
+		int code = TARGET_BASE + (int)(o - ops->options);
 		int has_arg = o->has_arg ? required_argument : no_argument;
 		char *alt;
 
 		l[i++] = (struct option){ o->name, has_arg, NULL, code };
-		/* ublksrv spells multi-word options with '_': accept both. */
 		if (strchr(o->name, '-') && (alt = strdup(o->name))) {
 			for (char *c = alt; *c; c++)
 				if (*c == '-')
 					*c = '_';
-			l[i++] = (struct option){ alt, has_arg, NULL, code | 0x10000 };
+			l[i++] = (struct option){ alt, has_arg, NULL, code | ALT_SPELLING };
 		}
-		if (o->short_name && (size_t)(p - sopts) + 3 < slen) {
+		if (o->short_name && !gopt_by_short(o->short_name) &&
+		    (size_t)(p - sopts) + 3 < slen) {
 			*p++ = o->short_name;
 			if (o->has_arg)
 				*p++ = ':';
-			*p = 0;
 		}
 	}
+	*p = 0;
 	*lopts = l;
 	return 0;
 }
@@ -408,8 +231,8 @@ static void free_tables(struct option *l)
 {
 	struct option *o;
 
-	for (o = l + NR_GENERIC; o->name; o++)
-		if (o->val & 0x10000)
+	for (o = l; o->name; o++)
+		if (o->val & ALT_SPELLING)
 			free((char *)o->name);
 	free(l);
 }
@@ -424,11 +247,39 @@ static const struct ublkd_option *short_to_target(const struct ublkd_target_ops 
 	return NULL;
 }
 
+/* One option from getopt: 0, or -1 after one line. */
+static int apply_cli(struct dev_config *cfg, const struct ublkd_target_ops *ops, int c,
+		     const char *arg)
+{
+	const struct ublkd_option *o = NULL;
+	const struct gopt *g = NULL;
+	const char *want;
+	char name[80];
+	int ret;
+
+	if ((c & 0xffff) >= TARGET_BASE)
+		o = &ops->options[(c & 0xffff) - TARGET_BASE];
+	else if (c >= GENERIC_BASE)
+		g = &generic_options[c - GENERIC_BASE];
+	else if (!(g = gopt_by_short(c)))
+		o = short_to_target(ops, c);
+	if (g) {
+		o = &g->o;
+		ret = options_apply_generic(cfg, g, arg, &want);
+	} else {
+		ret = options_apply_target(cfg, o, o->has_arg ? arg : NULL, &want);
+	}
+	if (ret == -1)
+		ublkd_error("invalid value '%s' for %s: expected %s", arg ? arg : "",
+			    option_display(o, name, sizeof(name)), want);
+	return ret < 0 ? -1 : 0;	/* -2: reported */
+}
+
 int options_parse(struct dev_config *cfg, int argc, char **argv,
 		  const struct ublkd_target_ops *ops)
 {
 	struct option *lopts;
-	char sopts[128];
+	char sopts[160];
 	int c, idx, ret = 0;
 
 	if (build_tables(ops, &lopts, sopts, sizeof(sopts)))
@@ -436,8 +287,6 @@ int options_parse(struct dev_config *cfg, int argc, char **argv,
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, sopts, lopts, &idx)) != -1) {
-		const struct ublkd_option *o = NULL;
-
 		if (c == '?' || c == ':') {
 			const char *bad = argv[optind - 1];
 
@@ -450,18 +299,7 @@ int options_parse(struct dev_config *cfg, int argc, char **argv,
 			ret = -1;
 			break;
 		}
-		if ((c & 0xffff) >= OPT_TARGET_BASE)
-			o = &ops->options[(c & 0xffff) - OPT_TARGET_BASE];
-		else if (c < 256 && !strchr(generic_short + 1, c))
-			o = short_to_target(ops, c);
-		if (o) {
-			if (add_topt(cfg, o, o->has_arg ? optarg : NULL)) {
-				ret = -1;
-				break;
-			}
-			continue;
-		}
-		if (generic(cfg, c, optarg)) {
+		if (apply_cli(cfg, ops, c, optarg) < 0) {
 			ret = -1;
 			break;
 		}
@@ -474,67 +312,88 @@ int options_parse(struct dev_config *cfg, int argc, char **argv,
 	return ret;
 }
 
-int options_set(struct dev_config *cfg, const struct ublkd_target_ops *ops,
-		const char *name, const char *value, const char **want)
+/*
+ * The value of generic option g as the command line gives it, the last
+ * time, without parsing (before the target, which brings its own options,
+ * is loaded): "--name V", "--name=V", "-x V", "-xV"; "" for a switch.
+ * first: the first time instead.  NULL when not given.
+ */
+static const char *find_option(int argc, char **argv, const struct gopt *g, int first)
 {
-	const struct ublkd_option *o;
-	size_t i;
-	int ret;
+	size_t len = g->o.name ? strlen(g->o.name) : 0;
+	const char *found = NULL, *a;
+	int i;
 
-	*want = NULL;
-	for (i = 0; i < NR_GENERIC; i++) {
-		if (strcmp(generic_opts[i].name, name))
-			continue;
-		if (generic_opts[i].has_arg && !value)
-			return -1;
-		quiet_want = want;
-		ret = generic(cfg, generic_opts[i].val, value);
-		quiet_want = NULL;
-		return ret;
-	}
-	for (o = ops->options; o && o->name; o++)
-		if (!strcmp(o->name, name)) {
-			quiet_want = want;
-			ret = add_topt(cfg, o, o->has_arg ? value : NULL);
-			quiet_want = NULL;
-			return ret;
+	for (i = 1; i < argc && !(first && found); i++) {
+		a = argv[i];
+		if (len && !strncmp(a, "--", 2) && !strncmp(a + 2, g->o.name, len)) {
+			if (!a[len + 2] && !g->o.has_arg)
+				found = "";
+			else if (!a[len + 2] && i + 1 < argc)
+				found = argv[++i];
+			else if (a[len + 2] == '=' && g->o.has_arg)
+				found = a + len + 3;
+		} else if (g->o.short_name && a[0] == '-' && a[1] == g->o.short_name) {
+			if (!g->o.has_arg && !a[2])
+				found = "";
+			else if (g->o.has_arg && a[2])
+				found = a + 2;
+			else if (g->o.has_arg && i + 1 < argc)
+				found = argv[++i];
 		}
-	return -2;
+	}
+	return found;
+}
+
+/* The generic option whose long name is name (it must be in the table). */
+static const struct gopt *gopt_named(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < nr_generic_options; i++)
+		if (generic_options[i].o.name && !strcmp(generic_options[i].o.name, name))
+			return &generic_options[i];
+	abort();
 }
 
 /* The value of --config, found before the target is loaded. */
 const char *options_find_config(int argc, char **argv)
 {
-	int i;
-
-	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--config") && i + 1 < argc)
-			return argv[i + 1];
-		if (!strncmp(argv[i], "--config=", 9))
-			return argv[i] + 9;
-	}
-	return NULL;
+	return find_option(argc, argv, gopt_named("config"), 1);
 }
 
 /* --recover given?  Then *id is -n's value (-1 when absent). */
 int options_find_recover(int argc, char **argv, int *id)
 {
-	const char *n = NULL;
-	int i, found = 0;
+	const char *n = find_option(argc, argv, gopt_named("number"), 0);
 	uint64_t v;
 
-	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--recover"))
-			found = 1;
-		else if ((!strcmp(argv[i], "-n") || !strcmp(argv[i], "--number")) && i + 1 < argc)
-			n = argv[++i];
-		else if (!strncmp(argv[i], "--number=", 9))
-			n = argv[i] + 9;
-		else if (!strncmp(argv[i], "-n", 2) && argv[i][2])
-			n = argv[i] + 2;
-	}
 	*id = n && !parse_uint(n, 0, 0x7fffffff, &v) ? (int)v : -1;
-	return found;
+	return find_option(argc, argv, gopt_named("recover"), 0) != NULL;
+}
+
+/* The value of -t/--type, found before the target is loaded. */
+const char *options_find_type(int argc, char **argv)
+{
+	return find_option(argc, argv, gopt_named("type"), 1);
+}
+
+/* -h/--help or -V/--version anywhere (GOPT_EARLY): its short name, else 0. */
+int options_find_early(int argc, char **argv)
+{
+	size_t g;
+	int i;
+
+	for (i = 1; i < argc; i++)
+		for (g = 0; g < nr_generic_options; g++) {
+			const struct ublkd_option *o = &generic_options[g].o;
+
+			if ((generic_options[g].flags & GOPT_EARLY) &&
+			    ((argv[i][0] == '-' && argv[i][1] == o->short_name && !argv[i][2]) ||
+			     (!strncmp(argv[i], "--", 2) && !strcmp(argv[i] + 2, o->name))))
+				return o->short_name;
+		}
+	return 0;
 }
 
 /* What every start checks once all options are in, --check included:
@@ -555,45 +414,33 @@ int options_validate(const struct dev_config *cfg, const struct ublkd_target_ops
 			if (!strcmp(cfg->topts[i].name, o->name))
 				break;
 		if (i == cfg->nr_topts) {
-			char key[64], *c;
+			char key[64], name[80];
 
-			snprintf(key, sizeof(key), "%s", o->config_key ? o->config_key : o->name);
-			for (c = key; *c; c++)
-				if (*c == '-')
-					*c = '_';
-			if (o->short_name)
-				ublkd_error("target %s needs -%c/--%s %s: add it (in a config "
-					    "file: %s = ...;)", ops->name, o->short_name, o->name,
-					    o->arg_name ? o->arg_name : "VALUE", key);
-			else
-				ublkd_error("target %s needs --%s %s: add it (in a config file: "
-					    "%s = ...;)", ops->name, o->name,
-					    o->arg_name ? o->arg_name : "VALUE", key);
+			ublkd_error("target %s needs %s %s: add it (in a config file: %s = ...;)",
+				    ops->name, option_display(o, name, sizeof(name)),
+				    o->arg_name ? o->arg_name : "VALUE",
+				    option_key(o, key, sizeof(key)));
 			return -1;
 		}
 	}
 	return 0;
 }
 
-/* Nothing but how to run (id, --recover, --ready-fd, -v) was asked for:
- * no device option that a recovery record would have to override. */
+/* Nothing but how to run (GOPT_META: the id, --recover, --ready-fd, -v)
+ * was asked for: no device option that a recovery record would have to
+ * override. */
 int options_only_meta(const struct dev_config *c)
 {
-	return !c->target && !c->nr_queues && !c->depth && !c->size && !c->max_io_bytes &&
-	       c->data_mode == UBLKD_DATA_COPY && c->zc_force == ZC_NONE && !c->read_only &&
-	       !c->need_get_data && !c->no_part_scan &&
-	       !c->io_scheduler && c->recovery == RECOVERY_REISSUE && !c->owner_set &&
-	       !c->nr_topts;
-}
+	char buf[64];
+	size_t g;
 
-const char *options_recovery_name(enum recovery_mode r)
-{
-	static const char *const rec[] = {
-		[RECOVERY_REISSUE] = "reissue", [RECOVERY_FAIL_IO] = "fail-io",
-		[RECOVERY_OFF] = "off", [RECOVERY_ON] = "on",
-	};
+	for (g = 0; g < nr_generic_options; g++) {
+		const struct gopt *e = &generic_options[g];
 
-	return rec[r];
+		if (e->get && !(e->flags & GOPT_META) && e->get(c, buf, sizeof(buf)))
+			return 0;
+	}
+	return !c->nr_topts;
 }
 
 /* s as one shell word: as is when it has only safe characters, else in
@@ -617,45 +464,40 @@ static void print_word(FILE *f, const char *s)
 	fputc('\'', f);
 }
 
-/* --check: the device cfg describes, as one ublkd command line. */
+/*
+ * The value of GOPT_RECORD option g in cfg, as --check and the recovery
+ * record write it: NULL when not set (GOPT_ALWAYS: the default).
+ */
+const char *options_value(const struct gopt *g, const struct dev_config *cfg, char *buf,
+			  size_t len)
+{
+	const char *v = g->get(cfg, buf, len);
+
+	return v ? v : g->flags & GOPT_ALWAYS ? g->def : NULL;
+}
+
+/* --check: the device cfg describes, as one ublkd command line.  A valued
+ * option by its short name when it has one (ublksrv's spelling), others by
+ * their long name. */
 void options_print(FILE *f, const struct dev_config *cfg)
 {
+	char buf[64];
+	size_t g;
 	int i;
 
-	fputs("ublkd -t ", f);
-	print_word(f, cfg->target);
-	if (cfg->dev_id >= 0)
-		fprintf(f, " -n %d", cfg->dev_id);
-	if (cfg->nr_queues)
-		fprintf(f, " -q %u", cfg->nr_queues);
-	if (cfg->depth)
-		fprintf(f, " -d %u", cfg->depth);
-	if (cfg->size)
-		fprintf(f, " -s %llu", (unsigned long long)cfg->size);
-	if (cfg->max_io_bytes)
-		fprintf(f, " --max-io %u", cfg->max_io_bytes);
-	if (cfg->data_mode == UBLKD_DATA_COPY && cfg->data_mode_set)
-		fprintf(f, " --copy");
-	if (cfg->data_mode == UBLKD_DATA_ZERO_COPY)
-		fprintf(f, " --zero-copy");
-	if (cfg->data_mode == UBLKD_DATA_USER_COPY)
-		fprintf(f, " --user-copy");
-	if (cfg->zc_force != ZC_NONE)
-		fprintf(f, " --zc-mechanism %s", cfg->zc_force == ZC_AUTO ? "auto" :
-			cfg->zc_force == ZC_FUSED ? "fused" : "register");
-	if (cfg->need_get_data)
-		fprintf(f, " --need-get-data");
-	if (cfg->read_only)
-		fprintf(f, " --read-only");
-	if (cfg->io_scheduler)
-		fprintf(f, " --io-scheduler %s", cfg->io_scheduler);	/* [a-z0-9_-] */
-	if (cfg->no_part_scan)
-		fprintf(f, " --no-part-scan");
-	fprintf(f, " --recovery %s", options_recovery_name(cfg->recovery));
-	if (cfg->owner_set) {
-		fprintf(f, " --owner %u", (unsigned int)cfg->owner_uid);
-		if (cfg->owner_gid != (gid_t)-1)
-			fprintf(f, ":%u", (unsigned int)cfg->owner_gid);
+	fputs("ublkd", f);
+	for (g = 0; g < nr_generic_options; g++) {
+		const struct gopt *e = &generic_options[g];
+		const char *v;
+
+		if (!(e->flags & GOPT_RECORD) || !(v = options_value(e, cfg, buf, sizeof(buf))))
+			continue;
+		if (e->o.has_arg && e->o.short_name)
+			fprintf(f, " -%c ", e->o.short_name);
+		else
+			fprintf(f, " --%s%s", e->o.name, e->o.has_arg ? " " : "");
+		if (e->o.has_arg)
+			print_word(f, v);
 	}
 	for (i = 0; i < cfg->nr_topts; i++) {
 		fprintf(f, " --%s", cfg->topts[i].name);
@@ -667,20 +509,78 @@ void options_print(FILE *f, const struct dev_config *cfg)
 	fputc('\n', f);
 }
 
-/* The value of -t/--type, found before the target is loaded. */
-const char *options_find_type(int argc, char **argv)
+/* --help: the generic options, two columns, continuation lines indented. */
+void options_help(FILE *f)
 {
-	int i;
+	char left[64];
+	size_t g;
 
-	for (i = 1; i < argc; i++) {
-		if ((!strcmp(argv[i], "-t") || !strcmp(argv[i], "--type")) && i + 1 < argc)
-			return argv[i + 1];
-		if (!strncmp(argv[i], "--type=", 7))
-			return argv[i] + 7;
-		if (!strncmp(argv[i], "-t", 2) && argv[i][2])
-			return argv[i] + 2;
+	for (g = 0; g < nr_generic_options; g++) {
+		const struct ublkd_option *o = &generic_options[g].o;
+		const char *def = generic_options[g].def, *h = o->help, *nl;
+		int n = 0;
+
+		if (o->short_name)
+			n += snprintf(left, sizeof(left), "-%c%s", o->short_name,
+				      o->name ? ", " : "");
+		else
+			n += snprintf(left, sizeof(left), "    ");
+		if (o->name)
+			n += snprintf(left + n, sizeof(left) - n, "--%s", o->name);
+		if (o->has_arg)
+			snprintf(left + n, sizeof(left) - n, " %s", o->arg_name);
+		fprintf(f, "  %-22s ", left);
+		while ((nl = strchr(h, '\n'))) {
+			fprintf(f, "%.*s\n  %-22s ", (int)(nl - h), h, "");
+			h = nl + 1;
+		}
+		fprintf(f, "%s", h);
+		if (o->type == UBLKD_OPT_INT)
+			fprintf(f, ", %lld-%lld", (long long)o->min, (long long)o->max);
+		if (def)
+			fprintf(f, " (default: %s)", def);
+		fputc('\n', f);
 	}
-	return NULL;
+}
+
+/*
+ * --list-options (hidden): the table for tests/host/man-options.sh, one
+ * fact per line:
+ *   cli -x | cli --name [add]  a command-line spelling ("add": an option
+ *                              of `ublk add` too, not GOPT_NO_ADD)
+ *   key NAME TYPE [MIN MAX | CHOICE...]   a config-file key
+ */
+void options_list(FILE *f)
+{
+	static const char *const types[] = {
+		[UBLKD_OPT_STRING] = "string", [UBLKD_OPT_BOOL] = "true/false",
+		[UBLKD_OPT_INT] = "integer", [UBLKD_OPT_SIZE] = "size",
+		[UBLKD_OPT_ENUM] = "string", [UBLKD_OPT_PATH] = "string",
+	};
+	char key[64];
+	size_t g;
+
+	for (g = 0; g < nr_generic_options; g++) {
+		const struct gopt *e = &generic_options[g];
+		const struct ublkd_option *o = &e->o;
+		const char *add = e->flags & GOPT_NO_ADD ? "" : " add";
+		const char *const *c;
+
+		if (o->short_name)
+			fprintf(f, "cli -%c%s\n", o->short_name, add);
+		if (o->name)
+			fprintf(f, "cli --%s%s\n", o->name, add);
+		if (e->alias)
+			fprintf(f, "cli --%s%s\n", e->alias, add);
+		if (e->flags & GOPT_CLI_ONLY)
+			continue;
+		fprintf(f, "key %s %s", option_key(o, key, sizeof(key)), types[o->type]);
+		if (o->type == UBLKD_OPT_INT)
+			fprintf(f, " %lld %lld", (long long)o->min, (long long)o->max);
+		for (c = o->choices; c && *c; c++)
+			fprintf(f, " %s", *c);
+		fputc('\n', f);
+	}
 }
 
 void options_free(struct dev_config *cfg)

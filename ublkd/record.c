@@ -27,6 +27,7 @@
 #include <unistd.h>
 #include "daemon.h"
 #include "log.h"
+#include "option-table.h"
 #include "parse.h"
 #include "runstate.h"
 
@@ -67,57 +68,35 @@ static const struct ublkd_option *find_opt(const struct ublkd_target_ops *ops,
 	return NULL;
 }
 
-/* An option's config key: its name with '-' written '_'. */
-static void key_of(const struct ublkd_option *o, char *buf, size_t len)
-{
-	char *c;
-
-	snprintf(buf, len, "%s", o->config_key ? o->config_key : o->name);
-	for (c = buf; *c; c++)
-		if (*c == '-')
-			*c = '_';
-}
-
-/* The generic keys (ublkd.conf(5)) of what cfg asks for. */
+/* The generic keys (ublkd.conf(5)) of what the device is: every
+ * GOPT_RECORD option of the table, with the values the device got (the
+ * id, queues, depth and request size the kernel and the target settled). */
 static int add_generic(config_setting_t *r, const struct ublkd_dev *dev)
 {
-	const struct dev_config *c = &dev->cfg;
-	char owner[32];
+	struct dev_config c = dev->cfg;	/* shallow: read only */
+	char buf[64], key[64];
+	const char *v;
+	size_t g;
 	int ret = 0;
 
-	ret |= runstate_add_string(r, "target", c->target ? c->target : dev->target.ops->name);
-	ret |= runstate_add_int(r, "id", dev->info.dev_id);
-	ret |= runstate_add_int(r, "queues", dev->info.nr_hw_queues);
-	ret |= runstate_add_int(r, "depth", dev->info.queue_depth);
-	if (c->size)
-		ret |= runstate_add_string(r, "size", (snprintf(owner, sizeof(owner), "%llu",
-					      (unsigned long long)c->size), owner));
-	ret |= runstate_add_int(r, "max_io", dev->max_io_bytes);
-	if (c->data_mode == UBLKD_DATA_COPY)
-		ret |= runstate_add_bool(r, "copy", 1);
-	if (c->data_mode == UBLKD_DATA_ZERO_COPY)
-		ret |= runstate_add_bool(r, "zero_copy", 1);
-	if (c->data_mode == UBLKD_DATA_USER_COPY)
-		ret |= runstate_add_bool(r, "user_copy", 1);
-	if (c->zc_force != ZC_NONE)
-		ret |= runstate_add_string(r, "zc_mechanism", c->zc_force == ZC_AUTO ? "auto" :
-				  c->zc_force == ZC_FUSED ? "fused" : "register");
-	if (c->read_only)
-		ret |= runstate_add_bool(r, "read_only", 1);
-	if (c->need_get_data)
-		ret |= runstate_add_bool(r, "need_get_data", 1);
-	if (c->io_scheduler)
-		ret |= runstate_add_string(r, "io_scheduler", c->io_scheduler);
-	if (c->no_part_scan)
-		ret |= runstate_add_bool(r, "no_part_scan", 1);
-	ret |= runstate_add_string(r, "recovery", options_recovery_name(c->recovery));
-	if (c->owner_set) {
-		if (c->owner_gid != (gid_t)-1)
-			snprintf(owner, sizeof(owner), "%u:%u", (unsigned int)c->owner_uid,
-				 (unsigned int)c->owner_gid);
+	if (!c.target)
+		c.target = (char *)dev->target.ops->name;
+	c.dev_id = (int)dev->info.dev_id;
+	c.nr_queues = dev->info.nr_hw_queues;
+	c.depth = dev->info.queue_depth;
+	c.max_io_bytes = dev->max_io_bytes;
+	for (g = 0; g < nr_generic_options; g++) {
+		const struct gopt *e = &generic_options[g];
+
+		if (!(e->flags & GOPT_RECORD) || !(v = options_value(e, &c, buf, sizeof(buf))))
+			continue;
+		option_key(&e->o, key, sizeof(key));
+		if (!e->o.has_arg)
+			ret |= runstate_add_bool(r, key, 1);
+		else if (e->o.type == UBLKD_OPT_INT)
+			ret |= runstate_add_int(r, key, strtoll(v, NULL, 10));
 		else
-			snprintf(owner, sizeof(owner), "%u", (unsigned int)c->owner_uid);
-		ret |= runstate_add_string(r, "owner", owner);
+			ret |= runstate_add_string(r, key, v);
 	}
 	return ret;
 }
@@ -141,7 +120,7 @@ static int add_target(config_setting_t *r, config_setting_t *backing,
 		o = find_opt(dev->target.ops, c->topts[i].name);
 		if (j < c->nr_topts || !o)
 			continue;	/* given again later */
-		key_of(o, key, sizeof(key));
+		option_key(o, key, sizeof(key));
 		if (!c->topts[i].value) {
 			ret |= runstate_add_bool(r, key, 1);
 			continue;

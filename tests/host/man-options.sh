@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The man pages keep up with the code.  Fails, listing what is missing, unless:
-#   ublkd(8) OPTIONS names every option of `ublkd --help` and of ublkd's option
-#     table (ublkd/options.c), long and short;
+#   ublkd(8) OPTIONS names every option of ublkd's option table
+#     (ublkd/option-table.c, as `ublkd --list-options` prints it), long and
+#     short, and its tags name no other;
+#   ublkd.conf(5) GENERIC KEYS names every config key of the table, each
+#     tag with the key's type and range or choices, and no other key;
 #   ublk(8) has a subsection per command of `ublk help` ("ublk add", ...), each
 #     naming the command's options (from the help text and from the command's
 #     option table in ublkd/cli.c); "ublk add" names every ublkd option it
-#     passes on (all but --ready-fd);
+#     passes on (all but --ready-fd, from the table too);
 #   ublk(8) names the fields of `list --json` (ublk list), of `features --json`
 #     (ublk features) and of the state file (FILES), and every ublk feature of
 #     lib/ublk-features.c with its first kernel ("NAME (Linux X.Y)");
@@ -91,29 +94,73 @@ need() {
 	done
 }
 
+# ---------------------------------------------------------------- the option table
+# ublkd's own options come from one table (ublkd/option-table.c), which
+# `ublkd --list-options` prints: "cli SPELLING [add]" per command-line
+# spelling, "key NAME TYPE [MIN MAX | CHOICE...]" per config-file key.
+list=$("$ublkd" --list-options) || fail "ublkd --list-options failed"
+mapfile -t table_cli < <(awk '$1 == "cli" { print $2 }' <<<"$list")
+mapfile -t table_add < <(awk '$1 == "cli" && $3 == "add" { print $2 }' <<<"$list")
+mapfile -t keys < <(awk '$1 == "key" { print $2 }' <<<"$list")
+if [ ${#table_cli[@]} -lt 20 ] || [ ${#keys[@]} -lt 10 ]; then
+	fail "cannot read 'ublkd --list-options': $list"
+fi
+
+# tags FILE SECTION: the tag lines (the line after each .TP) of a section,
+# plain, macro names and quotes stripped.
+tags() {
+	plain "$1" | awk -v title="$2" '
+		/^\.SH[ \t]/ { t = $0; sub(/^\.SH[ \t]+/, "", t); gsub(/"/, "", t); on = index(t, title) == 1; next }
+		on && /^\.TP/ { tag = 1; next }
+		on && tag { sub(/^\.[A-Za-z]+[ \t]*/, ""); gsub(/"/, ""); print; tag = 0 }'
+}
+# in_list WORD LIST...: is WORD one of LIST?
+in_list() {
+	local w=$1 x
+	shift
+	for x in "$@"; do [ "$x" = "$w" ] && return 0; done
+	return 1
+}
+
 # ---------------------------------------------------------------- ublkd.conf(5)
-# Every generic key of ublkd/config.c's table, in GENERIC KEYS.
-mapfile -t keys < <(sed -nE 's/^[[:space:]]*\{ "([a-z_]+)",[[:space:]]+"[a-z-]+",.*/\1/p' "$src/ublkd/config.c")
-[ ${#keys[@]} -ge 10 ] || fail "cannot read the generic keys of ublkd/config.c"
+# Each key of the table in GENERIC KEYS, its tag giving its type (and its
+# range or its choices); and no key there that the table does not have.
+conf_tags=$(tags "$man/ublkd.conf.5" "GENERIC KEYS")
+[ -n "$conf_tags" ] || fail "ublkd.conf.5 has no GENERIC KEYS section"
 need "$(section "$man/ublkd.conf.5" SH "GENERIC KEYS")" "ublkd.conf(5) GENERIC KEYS" "${keys[@]}"
+while read -r _ key type rest; do
+	tag=$(awk -v k="$key" '$1 == k' <<<"$conf_tags")
+	[ -n "$tag" ] || continue	# reported by need above
+	# the type and the range as written; the choices as words
+	texts=("$type") words=()
+	case $type in
+	integer) read -r min max <<<"$rest" && texts+=("$min to $max") ;;
+	*) read -ra words <<<"$rest" ;;
+	esac
+	for w in "${texts[@]}"; do
+		checked=$((checked + 1))
+		[[ $tag == *"$w"* ]] || miss "'$w' in the tag of key $key in ublkd.conf(5) GENERIC KEYS ($tag)"
+	done
+	for w in "${words[@]}"; do
+		checked=$((checked + 1))
+		has "$tag" "$w" || miss "'$w' in the tag of key $key in ublkd.conf(5) GENERIC KEYS ($tag)"
+	done
+done < <(grep '^key ' <<<"$list")
+while read -r key _; do
+	checked=$((checked + 1))
+	in_list "$key" "${keys[@]}" || miss "key '$key' of ublkd.conf(5) GENERIC KEYS in the option table (ublkd/option-table.c)"
+done <<<"$conf_tags"
 
 # ---------------------------------------------------------------- ublkd(8)
-help=$("$ublkd" --help)
-mapfile -t help_long < <(sed -nE 's/^ +(-[A-Za-z], )?(--[a-z0-9_-]+).*/\2/p' <<<"$help")
-mapfile -t help_short < <(sed -nE 's/^ +(-[A-Za-z]),.*/\1/p' <<<"$help")
-[ ${#help_long[@]} -ge 10 ] || fail "cannot read the options of 'ublkd --help': $help"
-# The option table and the short options of ublkd/options.c.
-mapfile -t table_long < <(sed -n '/generic_opts\[\] = {/,/^};/p' "$src/ublkd/options.c" |
-	sed -nE 's/^[[:space:]]*\{ *"([a-z0-9_-]+)",.*/--\1/p')
-[ ${#table_long[@]} -ge 10 ] || fail "cannot read generic_opts of ublkd/options.c"
-shorts=$(sed -nE 's/.*generic_short\[\] = "([^"]*)".*/\1/p' "$src/ublkd/options.c" | tr -d '+:')
-[ -n "$shorts" ] || fail "cannot read generic_short of ublkd/options.c"
-mapfile -t table_short < <(grep -o . <<<"$shorts" | sed 's/^/-/')
-
+# Every spelling of the table in OPTIONS; and no option in its tags that
+# the table does not have.
 opts=$(section "$man/ublkd.8" SH OPTIONS)
 [ -n "$opts" ] || fail "ublkd.8 has no OPTIONS section"
-need "$opts" "ublkd(8) OPTIONS" "${help_long[@]}" "${help_short[@]}" \
-	"${table_long[@]}" "${table_short[@]}"
+need "$opts" "ublkd(8) OPTIONS" "${table_cli[@]}"
+while read -r o; do
+	checked=$((checked + 1))
+	in_list "$o" "${table_cli[@]}" || miss "option $o of ublkd(8) OPTIONS in the option table (ublkd/option-table.c)"
+done < <(tags "$man/ublkd.8" OPTIONS | grep -oE '(^|[ ,|])--?[A-Za-z][A-Za-z0-9_-]*' | sed 's/^[ ,|]//' | sort -u)
 
 # ---------------------------------------------------------------- ublk(8)
 uhelp=$("$ublk" help)
@@ -151,9 +198,10 @@ done < <(awk '
 		gsub(/[+:]/, "", s)
 		for (i = 1; i <= length(s); i++) print c, "-" substr(s, i, 1)
 	}' "$src/ublkd/cli.c")
-# `ublk add` passes every ublkd option on but --ready-fd, which it sets.
-for o in "${table_long[@]}" "${table_short[@]}"; do
-	[ "$o" = --ready-fd ] || cmd_opts[add]+=" $o"
+# `ublk add` passes every ublkd option on but --ready-fd, which it sets
+# (the table's "add" mark).
+for o in "${table_add[@]}"; do
+	cmd_opts[add]+=" $o"
 done
 
 for cmd in "${cmds[@]}"; do

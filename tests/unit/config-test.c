@@ -3,7 +3,10 @@
  * config-test.c - device config files (ublkd/config.c): every key read
  * into the right field, every mistake refused with one line naming the
  * file, the line and the key; and the shipped conf/NAME.conf files read with the
- * real targets' option tables.
+ * real targets' option tables.  Also the generic option table
+ * (ublkd/option-table.c) everything is made from: its entries are
+ * consistent, and what it derives (options_only_meta(), the --check line)
+ * follows each entry.
  *
  * Environment: UBLKD_SRCDIR (conf/), UBLKD_BUILDDIR (plugins/); both set
  * by tests/run, with the build's paths as defaults.
@@ -15,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "../../ublkd/config.h"
+#include "../../ublkd/option-table.h"
 #include "log.h"
 #include "unit.h"
 
@@ -43,6 +47,9 @@ static const struct ublkd_option fake_options[] = {
 	  .type = UBLKD_OPT_SIZE },
 	{ .name = "mode", .has_arg = 1, .arg_name = "M", .help = "an enum",
 	  .type = UBLKD_OPT_ENUM, .choices = fake_modes },
+	/* a key of its own (ublkd-target(3)): "cache = ...;", not cache_mode */
+	{ .name = "cache-mode", .has_arg = 1, .arg_name = "C", .help = "a config_key",
+	  .config_key = "cache" },
 	{ .name = NULL },
 };
 static const struct ublkd_target_ops fake_ops = {
@@ -296,6 +303,10 @@ static void test_typed(void)
 	CHECK(!strcmp(topt(&cfg, 3, "mode"), "safe"));
 	CHECK(cfg.path_base == NULL);	/* the command line's base: the cwd */
 	options_free(&cfg);
+	/* config_key: the target option's key (it was read as unknown) */
+	CHECK(load("target = \"fake\";\ncache = \"wb\";\n", &fake_ops, &cfg) == 0);
+	CHECK(!strcmp(topt(&cfg, 0, "cache-mode"), "wb"));
+	options_free(&cfg);
 	CHECK(load("target = \"fake\";\nimage = \"/abs/y\";\n", &fake_ops, &cfg) == 0);
 	CHECK(!strcmp(topt(&cfg, 0, "image"), "/abs/y"));
 	options_free(&cfg);
@@ -305,7 +316,7 @@ static void test_typed(void)
 	REFUSED("target = \"fake\";\nchunk = \"7Q\";\n", 2, "chunk",
 		"invalid value '7Q'; expected a size such as 4096, 512K or 1G");
 	REFUSED("target = \"fake\";\nmode = \"slow\";\n", 2, "mode",
-		"invalid value 'slow'; expected one of fast, safe");
+		"invalid value 'slow'; expected fast or safe");
 	REFUSED("target = \"fake\";\nmode = 1;\n", 2, "mode", "expected a string");
 	REFUSED("target = \"fake\";\nimage = \"\";\n", 2, "image", "empty");
 }
@@ -336,7 +347,10 @@ static void test_unknown_and_missing(void)
 {
 	REFUSED("target = \"fake\";\nqeues = 4;\n", 2, "qeues",
 		"unknown; the keys are those of ublkd.conf(5) and target fake's: "
-		"file, offset, buffered, export-name, tls");
+		"file, offset, buffered, export_name, tls, image, level, chunk, mode, cache");
+	/* a target option with a config_key is known by that key only (the
+	 * recovery record writes it so) */
+	REFUSED("target = \"fake\";\ncache_mode = \"x\";\n", 2, "cache_mode", "unknown");
 	REFUSED("target = \"fake\";\n\n\nverbose = true;\n", 4, "verbose", "unknown");
 	REFUSED("target = \"fake\";\nready_fd = 3;\n", 2, "ready_fd", "unknown");
 	REFUSED("target = \"fake\";\ntype = \"fake\";\n", 2, "type", "unknown");
@@ -347,7 +361,7 @@ static void test_unknown_and_missing(void)
 
 static void test_out_of_range(void)
 {
-	REFUSED("target = \"fake\";\nid = -1;\n", 2, "id", "invalid value '-1'; expected a device id (0 or more)");
+	REFUSED("target = \"fake\";\nid = -1;\n", 2, "id", "invalid value '-1'; expected a device id from 0 to 2147483647");
 	REFUSED("target = \"fake\";\nqueues = 0;\n", 2, "queues", "invalid value '0'; expected a queue count from 1 to 64");
 	REFUSED("target = \"fake\";\nqueues = 65;\n", 2, "queues", "expected a queue count from 1 to 64");
 	REFUSED("target = \"fake\";\ndepth = 0;\n", 2, "depth", "expected a queue depth from 1 to 4096");
@@ -526,7 +540,7 @@ static void test_shipped(void)
 		for (v = 0; ops && v < 2; v++) {
 			if (v == 1) {
 				snprintf(cmd, sizeof(cmd), "sed -e 's/^#\\([a-z_]* =\\)/\\1/' "
-					 "-e '/^user_copy/d' -e 's/alice/root/; s/:disk\"/:root\"/' "
+					 "-e '/^user_copy/d' -e '/^copy =/d' -e 's/alice/root/; s/:disk\"/:root\"/' "
 					 "'%s' >'%s/all.conf'", conf, dir);
 				CHECK(system(cmd) == 0);
 				snprintf(conf, sizeof(conf), "%s/all.conf", dir);
@@ -551,6 +565,185 @@ static void test_shipped(void)
 	CHECK(n >= 3);	/* null, loop, nbd */
 }
 
+/* The table itself: names, short names and keys unique; what each kind of
+ * entry needs is there. */
+static void test_table_consistent(void)
+{
+	char k1[64], k2[64];
+	size_t i, j;
+
+	CHECK(nr_generic_options >= 20);
+	for (i = 0; i < nr_generic_options; i++) {
+		const struct gopt *a = &generic_options[i];
+
+		failures_before = unit_failures;
+		CHECK(a->o.name || a->o.short_name);
+		CHECK(a->o.help && a->set);
+		CHECK(!a->o.has_arg == (a->o.type == UBLKD_OPT_BOOL));
+		CHECK(!a->o.has_arg || a->o.arg_name);
+		CHECK(a->o.type != UBLKD_OPT_ENUM || a->o.choices);
+		/* a device setting is read back, and has a key to be recorded */
+		CHECK(!(a->flags & GOPT_RECORD) || (a->get && !(a->flags & GOPT_CLI_ONLY)));
+		CHECK(!(a->flags & GOPT_ALWAYS) || a->def);
+		/* a key with a value gives an example for messages */
+		CHECK((a->flags & GOPT_CLI_ONLY) || !a->o.has_arg || a->example);
+		CHECK((a->flags & GOPT_CLI_ONLY) || a->o.name);
+		for (j = i + 1; j < nr_generic_options; j++) {
+			const struct gopt *b = &generic_options[j];
+
+			CHECK(!a->o.short_name || a->o.short_name != b->o.short_name);
+			CHECK(!a->o.name || !b->o.name || strcmp(a->o.name, b->o.name));
+			CHECK(!a->alias || !b->alias || strcmp(a->alias, b->alias));
+			CHECK(!a->o.name || !b->alias || strcmp(a->o.name, b->alias));
+			CHECK(!a->alias || !b->o.name || strcmp(a->alias, b->o.name));
+			CHECK((a->flags & GOPT_CLI_ONLY) || (b->flags & GOPT_CLI_ONLY) ||
+			      strcmp(option_key(&a->o, k1, sizeof(k1)),
+				     option_key(&b->o, k2, sizeof(k2))));
+		}
+		if (!(a->flags & GOPT_CLI_ONLY))
+			CHECK(gopt_by_key(option_key(&a->o, k1, sizeof(k1))) == a);
+		if (unit_failures != failures_before)
+			fprintf(stderr, "  in the entry of %s%c\n", a->o.name ? a->o.name : "-",
+				a->o.name ? ' ' : a->o.short_name);
+	}
+}
+
+/* Each device setting, given with its example value, is a device option
+ * (not "only meta", so --recover refuses it), read back, and printed by
+ * --check; each GOPT_META option is allowed with --recover. */
+static void test_table_derived(void)
+{
+	char buf[64], line[512];
+	size_t i;
+
+	for (i = 0; i < nr_generic_options; i++) {
+		const struct gopt *g = &generic_options[i];
+		char value[64], spelled[160];
+		const char *want, *v;
+		struct dev_config cfg;
+		FILE *f;
+
+		if (!g->get || !g->example)
+			continue;
+		failures_before = unit_failures;
+		/* the example as the command line would carry it */
+		snprintf(value, sizeof(value), "%s", g->example[0] == '"' ? g->example + 1 :
+			 g->example);
+		if (value[0] && value[strlen(value) - 1] == '"')
+			value[strlen(value) - 1] = 0;
+		if (!strcmp(g->o.name, "owner"))
+			snprintf(value, sizeof(value), "0:0");	/* alice may not exist */
+		cfg_init(&cfg);
+		CHECK(options_apply_generic(&cfg, g, value, &want) == 0);
+		/* a default (--recovery reissue) asks for nothing else */
+		if (!g->def || strcmp(value, g->def))
+			CHECK(options_only_meta(&cfg) == !!(g->flags & GOPT_META));
+		v = options_value(g, &cfg, buf, sizeof(buf));
+		CHECK(v != NULL);
+		f = fmemopen(line, sizeof(line), "w");
+		CHECK(f != NULL);
+		if (!cfg.target)
+			cfg.target = strdup("fake");
+		if (f) {
+			options_print(f, &cfg);
+			fclose(f);
+		}
+		if (g->o.short_name)
+			snprintf(spelled, sizeof(spelled), " -%c %s", g->o.short_name, v ? v : "");
+		else
+			snprintf(spelled, sizeof(spelled), " --%s %s", g->o.name, v ? v : "");
+		CHECK(strstr(line, spelled) != NULL);
+		if (unit_failures != failures_before)
+			fprintf(stderr, "  for %s = %s: printed '%s', want '%s'\n", g->o.name, value,
+				line, spelled);
+		options_free(&cfg);
+	}
+	/* switches: on, they are device options and printed */
+	for (i = 0; i < nr_generic_options; i++) {
+		const struct gopt *g = &generic_options[i];
+		struct dev_config cfg;
+		const char *want;
+
+		if (!g->get || g->o.has_arg)
+			continue;
+		cfg_init(&cfg);
+		CHECK(options_only_meta(&cfg));
+		CHECK(options_apply_generic(&cfg, g, NULL, &want) == 0);
+		CHECK(!options_only_meta(&cfg));
+		CHECK(options_value(g, &cfg, buf, sizeof(buf)) != NULL);
+		options_free(&cfg);
+	}
+}
+
+/* --help names every option of the table (it once left out -b, -r, -i,
+ * -e and --foreground), each with its value's name. */
+static void test_help(void)
+{
+	static char text[16384];
+	char want[80];
+	size_t i;
+	FILE *f = fmemopen(text, sizeof(text), "w");
+
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	options_help(f);
+	fclose(f);
+	for (i = 0; i < nr_generic_options; i++) {
+		const struct ublkd_option *o = &generic_options[i].o;
+
+		if (o->short_name)
+			snprintf(want, sizeof(want), "  -%c%s", o->short_name, o->name ? ", --" :
+				 o->has_arg ? " " : "");
+		else
+			snprintf(want, sizeof(want), "      --%s", o->name);
+		CHECK(strstr(text, want) != NULL);
+		if (o->has_arg) {
+			snprintf(want, sizeof(want), "%s %s ", o->name ? o->name : "",
+				 o->arg_name);
+			CHECK(strstr(text, o->name ? want : want + 1) != NULL);
+		}
+		if (!strstr(text, want))
+			fprintf(stderr, "  --help lacks '%s':\n%s", want, text);
+	}
+}
+
+/* The command line's messages for typed values come from the same checks
+ * for generic and target options. */
+static void test_cli_messages(void)
+{
+	static const struct {
+		const char *arg, *value, *msg;
+	} cases[] = {
+		{ "-q", "65", "ublkd: invalid value '65' for -q/--queues: expected a queue count from 1 to 64\n" },
+		{ "--recovery", "maybe", "ublkd: invalid value 'maybe' for --recovery: expected reissue, on, fail-io or off\n" },
+		{ "-u", "2", "ublkd: invalid value '2' for -u: expected 0 or 1\n" },
+		{ "--ready-fd", "2", "ublkd: invalid value '2' for --ready-fd: expected a file descriptor number from 3 to 1023\n" },
+		{ "--max-io", "5000", "ublkd: invalid value '5000' for --max-io: expected 4K to 32M in multiples of 4K\n" },
+		{ "--level", "9", "ublkd: invalid value '9' for --level: expected an integer from 1 to 8\n" },
+		{ "--mode", "slow", "ublkd: invalid value 'slow' for --mode: expected fast or safe\n" },
+		{ "-b", NULL, "ublkd: batch I/O (-b) is not implemented yet: drop -b\n" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *argv[] = { "ublkd", "-t", "fake", (char *)cases[i].arg,
+				 (char *)cases[i].value, NULL };
+		struct dev_config cfg;
+		int ret;
+
+		cfg_init(&cfg);
+		capture_begin();
+		ret = options_parse(&cfg, cases[i].value ? 5 : 4, argv, &fake_ops);
+		capture_end();
+		CHECK(ret == -1 && !strcmp(err, cases[i].msg));
+		if (ret != -1 || strcmp(err, cases[i].msg))
+			fprintf(stderr, "  %s %s: got '%s'\n", cases[i].arg,
+				cases[i].value ? cases[i].value : "", err);
+		options_free(&cfg);
+	}
+}
+
 int main(void)
 {
 	char cmd[128];
@@ -569,6 +762,10 @@ int main(void)
 	test_read_target();
 	test_path_for_name();
 	test_shipped();
+	test_table_consistent();
+	test_table_derived();
+	test_help();
+	test_cli_messages();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", dir);
