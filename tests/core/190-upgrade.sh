@@ -11,7 +11,7 @@
 # new ublkd that fails after the quiesce leaves the device waiting with its
 # I/O held, and `ublk recover` brings it back with the data intact.  Then
 # what upgrade refuses.
-# timeout: 300
+# timeout: 900
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/crash.bash"
 cleanup sh -c 'ublk del -a >/dev/null 2>&1'
