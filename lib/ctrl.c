@@ -136,6 +136,17 @@ int ctrl_update_size(struct ublk_ctrl *c, uint32_t dev_id, uint64_t sectors)
 	return ctrl_cmd(c, UBLK_U_CMD_UPDATE_SIZE, dev_id, (uint16_t)-1, NULL, 0, sectors);
 }
 
+/* QUIESCE_DEV (Linux 6.16, a device added with UBLK_F_QUIESCE): the kernel
+ * stops dispatching requests to the daemon (it queues them for the next
+ * one), waits up to timeout_ms (0: forever) until every queue has an idle
+ * fetch command, then completes those with UBLK_IO_RES_ABORT.  -EBUSY:
+ * not idle in time; the device then hands out nothing more until a new
+ * daemon recovers it. */
+int ctrl_quiesce_dev(struct ublk_ctrl *c, uint32_t dev_id, uint64_t timeout_ms)
+{
+	return ctrl_cmd(c, UBLK_U_CMD_QUIESCE_DEV, dev_id, (uint16_t)-1, NULL, 0, timeout_ms);
+}
+
 /* DEL_DEV waits until the last opener of the disk closes it, which may be
  * never (a mounted file system, an open fd): DEL_DEV_ASYNC (Linux 6.9)
  * removes the device at once and frees its id on that last close.  Then

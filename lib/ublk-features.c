@@ -16,7 +16,7 @@ const struct ublk_feature ublk_features[] = {
 	{ 9,  "USER_RECOVERY_FAIL_IO", "6.13", "fail I/O while no server runs" },
 	{ 10, "UPDATE_SIZE", "6.16", "resize a live device: ublk resize" },
 	{ 11, "AUTO_BUF_REG", "6.16", "zero copy with automatic buffer registration" },
-	{ 12, "QUIESCE", "6.16", "quiesce a device for server upgrade" },
+	{ 12, "QUIESCE", "6.16", "quiesce a device for server upgrade: ublk upgrade" },
 	{ 13, "PER_IO_DAEMON", "6.16", "any thread may serve any tag" },
 	{ 14, "BUF_REG_OFF_DAEMON", "6.17", "register buffers from any thread" },
 	{ 15, "BATCH_IO", "7.0", "batched fetch and commit" },

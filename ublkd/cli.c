@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cli.c - `ublk`, the command line: add, del, list, recover, resize,
- * features, help.
+ * features, help (upgrade: upgrade.c).
  *
  * `add` runs one ublkd per device (never in-process) and returns once the
  * block device is live; the others talk to /dev/ublk-control and read the
@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "cli.h"
 #include "ctrl.h"
 #include "ublk-features.h"
 #include "holders.h"
@@ -51,6 +52,7 @@ static void usage(FILE *f)
 		"  resize -n ID [-s SIZE] [--force]\n"
 		"                          change a live device's size (default: the target's\n"
 		"                          size now, e.g. of a grown backing file); --force: shrink\n"
+		"  upgrade -n ID           replace a live device's ublkd with the installed one\n"
 		"  features [--json]       ublk features of the running kernel\n"
 		"  help [-t TYPE]          this help, or a target's options\n"
 		"  --version               print the version\n"
@@ -61,7 +63,7 @@ static void usage(FILE *f)
 /* ---------------------------------------------------------------- add */
 
 /* ublkd: $UBLKD_PATH, else next to this program, else the installed one. */
-static const char *find_ublkd(void)
+const char *find_ublkd(void)
 {
 	static char path[PATH_MAX];
 	const char *env = getenv("UBLKD_PATH");
@@ -313,7 +315,7 @@ static int cmd_add(int argc, char **argv)
 
 /* ---------------------------------------------------------------- state */
 
-static pid_t state_pid(const char *state)
+pid_t state_pid(const char *state)
 {
 	int64_t pid;
 
@@ -321,7 +323,7 @@ static pid_t state_pid(const char *state)
 }
 
 /* Is pid a running ublkd?  (Guards against reused pids.) */
-static int ublkd_alive(pid_t pid)
+int ublkd_alive(pid_t pid)
 {
 	char path[64], comm[32] = "";
 	FILE *f;
@@ -338,7 +340,7 @@ static int ublkd_alive(pid_t pid)
 	return !strncmp(comm, "ublkd", 5);
 }
 
-static int dev_exists(uint32_t id)
+int dev_exists(uint32_t id)
 {
 	char path[96];
 
@@ -372,7 +374,7 @@ struct del_job {
 	pid_t pid;		/* its ublkd, 0 when none runs */
 };
 
-static int64_t now_ms(void)
+int64_t now_ms(void)
 {
 	struct timespec ts;
 
@@ -481,7 +483,7 @@ static int del_finish(struct ublk_ctrl *c, struct del_job *jobs, int n, int time
 	return ret;
 }
 
-static int parse_id(const char *s, uint32_t *id)
+int parse_id(const char *s, uint32_t *id)
 {
 	uint64_t v;
 
@@ -590,7 +592,7 @@ static int cmd_recover(int argc, char **argv)
 
 /* Send one request to device id's daemon (ublkd/control.c) and wait for
  * its one-message answer.  0, or 1 after one line. */
-static int ask_daemon(uint32_t id, pid_t pid, const char *req, char *ans, size_t len)
+int ask_daemon(uint32_t id, pid_t pid, const char *req, char *ans, size_t len)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct pollfd pfd = { .events = POLLIN };
@@ -1087,6 +1089,8 @@ int main(int argc, char **argv)
 		return cmd_recover(argc, argv);
 	if (!strcmp(argv[0], "resize"))
 		return cmd_resize(argc, argv);
+	if (!strcmp(argv[0], "upgrade"))
+		return cmd_upgrade(argc, argv);
 	if (!strcmp(argv[0], "features"))
 		return cmd_features(argc, argv);
 	if (!strcmp(argv[0], "help") || !strcmp(argv[0], "-h") || !strcmp(argv[0], "--help"))

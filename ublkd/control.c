@@ -4,7 +4,9 @@
  *
  * `ublk resize` asks the daemon rather than the kernel, because only the
  * daemon's target knows what size it can serve, and only the daemon keeps
- * the recovery record that must follow.  One request per connection, one
+ * the recovery record that must follow; `ublk upgrade`, because only the
+ * daemon can tell its queues' aborted fetches from a stop.  One request
+ * per connection, one
  * SOCK_SEQPACKET message each way, from root (or the daemon's own user)
  * only; the main thread answers it between its other duties:
  *
@@ -12,6 +14,12 @@
  *                                   FORCE 0 or 1 (allow shrinking)
  *   answer:  "ok OLD NEW"           sizes in bytes
  *            "error MESSAGE"        one line naming the cause and the fix
+ *
+ *   request: "upgrade"              quiesce and leave the device to a new
+ *                                   ublkd (handover.c; `ublk upgrade`)
+ *   answer:  "ok quiesced"          the daemon exits once its target holds
+ *                                   nothing; the device waits
+ *            "ok crash REASON"      no quiesce: the daemon exits at once
  *
  * The socket lives in the state directory (runstate_dir_check(): root's,
  * not writable by others), so no other user can stand in for the daemon.
@@ -95,6 +103,11 @@ void control_handle(struct ublkd_dev *dev, int lfd)
 	if (got <= 0)
 		goto out;
 	req[got] = 0;
+	if (!strcmp(req, "upgrade")) {
+		device_handover(dev, msg, sizeof(msg));
+		answer(fd, "%s", msg);
+		goto out;
+	}
 	if (sscanf(req, "resize %" SCNu64 " %d%n", &size, &force, &end) != 2 ||
 	    (size_t)end != strlen(req) || (force != 0 && force != 1)) {
 		answer(fd, "error ublkd does not understand the request '%.64s': use the ublk "

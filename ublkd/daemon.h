@@ -14,6 +14,7 @@
  *                 zero copy (auto-registered or registered buffers)
  *   control.c     requests to the running daemon (<id>.sock)
  *   resize.c      `ublk resize`: a live device's new size
+ *   handover.c    `ublk upgrade`: quiesce, then leave the device to a new ublkd
  *   plugin.c      loading target plugins
  *   target-api.c  the services <ublkd/target.h> promises targets
  */
@@ -44,6 +45,10 @@
 /* Exit status when a queue failed while serving: the device is left for
  * recovery, as if the daemon had been killed (see serve() in main.c). */
 #define EXIT_QUEUE_FAILED	3
+/* Exit status after handing the device over to a new daemon (`ublk
+ * upgrade`, handover.c): the device waits for it.  Not 0, so that
+ * ublkd@.service (Restart=on-failure) starts it: it recovers the device. */
+#define UBLKD_EXIT_HANDOVER	4
 /* Testing aid (UBLKD_TEST_SPARSE_FAIL): a sparse buffer table this large
  * is past the kernel's limit (IORING_MAX_REG_BUFFERS, 16384). */
 #define UBLKD_TEST_SPARSE_TOO_MANY	(1U << 15)
@@ -233,6 +238,14 @@ struct ublkd_dev {
 	pthread_cond_t cond;
 	unsigned int nr_ready;
 	int exit_efd;		/* a queue thread exited */
+	int handover;		/* HANDOVER_*: asked to leave for a new daemon */
+};
+
+/* dev->handover (handover.c) */
+enum {
+	HANDOVER_NONE = 0,
+	HANDOVER_QUIESCED,	/* the kernel quiesced the device: leave cleanly */
+	HANDOVER_CRASH,		/* it could not: leave as after a crash */
 };
 
 /* options.c: the command line, and every option's checks (generic ones:
@@ -292,6 +305,11 @@ const char *recovery_name(uint64_t flags);
 
 /* resize.c: 0, or -1 after one line; *old_size: the size before */
 int device_resize(struct ublkd_dev *dev, uint64_t want, int force, uint64_t *old_size);
+
+/* handover.c: `ublk upgrade`'s request; ans gets the answer.  Then
+ * device_leave() (after serve()) exits, leaving the device waiting. */
+void device_handover(struct ublkd_dev *dev, char *ans, size_t len);
+int device_leave(struct ublkd_dev *dev);
 
 /* control.c */
 int control_open(uint32_t dev_id);

@@ -78,15 +78,20 @@ static uint64_t mode_flags(const struct ublkd_dev *dev)
 	}
 }
 
+/* UBLK_F_QUIESCE too where the kernel has it (Linux 6.16+; it needs
+ * USER_RECOVERY): `ublk upgrade` hands the device over without killing
+ * its daemon (handover.c). */
 static uint64_t recovery_flags(const struct ublkd_dev *dev)
 {
+	uint64_t quiesce = dev->kernel_features & UBLK_F_QUIESCE;
+
 	switch (dev->cfg.recovery) {
 	case RECOVERY_REISSUE:
-		return UBLK_F_USER_RECOVERY | UBLK_F_USER_RECOVERY_REISSUE;
+		return UBLK_F_USER_RECOVERY | UBLK_F_USER_RECOVERY_REISSUE | quiesce;
 	case RECOVERY_FAIL_IO:
-		return UBLK_F_USER_RECOVERY | UBLK_F_USER_RECOVERY_FAIL_IO;
+		return UBLK_F_USER_RECOVERY | UBLK_F_USER_RECOVERY_FAIL_IO | quiesce;
 	case RECOVERY_ON:
-		return UBLK_F_USER_RECOVERY;
+		return UBLK_F_USER_RECOVERY | quiesce;
 	default:
 		return 0;
 	}

@@ -7,6 +7,8 @@
  *   -> START_DEV -> ready (stdout, --ready-fd, sd_notify) -> serve until
  *   SIGTERM/SIGINT or the kernel removes the device -> STOP_DEV -> queue
  *   threads exit -> target flush/close -> DEL_DEV -> exit 0.
+ *   (`ublk upgrade` instead: QUIESCE_DEV -> queue threads exit -> target
+ *   flush/close -> exit 4, the device left to the next daemon: handover.c.)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -498,6 +500,8 @@ static void serve(struct ublkd_dev *dev, int sfd, int lfd)
 		}
 		if (pfd[2].revents & POLLIN)
 			control_handle(dev, lfd);
+		if (dev->handover)
+			return;	/* ublk upgrade: main() leaves the device */
 		if (usec)
 			sd_notify(0, "WATCHDOG=1");
 		n = device_bytes_copied(dev);
@@ -788,6 +792,10 @@ int main(int argc, char **argv)
 	announce_ready(&dev);
 
 	serve(&dev, sfd, lfd);
+	if (dev.handover) {
+		status = device_leave(&dev);	/* the device stays, for the new daemon */
+		goto out_target;
+	}
 	status = 0;
 	served = 1;
 out_stop:

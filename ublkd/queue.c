@@ -372,6 +372,11 @@ static void queue_loop(struct ublkd_queue *q)
 		if (q->drain_start_ms && q->nr_busy)
 			fail_stuck_requests(q);
 	}
+	/* The last requests' commits may still be queued: hand them to the
+	 * kernel, which otherwise takes those requests back as unfinished
+	 * (after a handover it would issue them again to the next daemon). */
+	if (q->stopping && io_uring_sq_ready(&q->ring))
+		io_uring_submit(&q->ring);
 }
 
 static void queue_teardown(struct ublkd_queue *q)

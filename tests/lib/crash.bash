@@ -3,9 +3,10 @@
 # new daemon started by `ublk recover`) and ops/040 (restarted by systemd).
 # Sourced after common.sh, not a test itself.
 #
-#   io_start DEV verify|load   keep I/O running on DEV in the background until
+#   io_start DEV verify|load [SIZE]
+#                              keep I/O running on DEV in the background until
 #                              io_stop: back-to-back fio write+verify runs
-#                              (crc32c, 4K-256K, 32 MiB each, a new seed each
+#                              (crc32c, 4K-256K, SIZE (32M) each, a new seed each
 #                              run) or, for a target that keeps no data (null),
 #                              2-second random read/write runs.  Every run must
 #                              exit 0: no I/O error, no verify error.
@@ -28,7 +29,7 @@ _io_dir=''
 _io_pid=''
 
 io_start() {
-	local dev=$1 kind=$2
+	local dev=$1 kind=$2 size=${3:-32M}
 	_io_dir=$(mktemp -d "${TMPDIR:-/tmp}/io.XXXXXX")
 	(
 		set +e
@@ -38,7 +39,7 @@ io_start() {
 			if [ "$kind" = verify ]; then
 				fio --name=verify --filename="$dev" --ioengine=io_uring --direct=1 \
 					--rw=randwrite --bssplit=4k/50:64k/30:256k/20 --iodepth=16 \
-					--size=32M --randseed=$n --verify=crc32c --do_verify=1 \
+					--size="$size" --randseed=$n --verify=crc32c --do_verify=1 \
 					--verify_fatal=1 --verify_state_save=0 --exitall_on_error=1 \
 					>"$_io_dir/run.log" 2>&1
 			else

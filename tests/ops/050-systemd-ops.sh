@@ -3,7 +3,8 @@
 # (tests/vm/run-systemd): conf/loop.conf copied to /etc/ublkd/disk1.conf
 # starts ublkd@disk1 with no UBLKD_CONFDIR; the sandbox lets ublkd set its
 # disk's I/O scheduler (the default none, and io_scheduler = "mq-deadline");
-# a broken config fails once with status 78 and is not restarted; and 5
+# `ublk upgrade` of ublkd@disk1 twice makes each new ublkd the unit's main
+# process; a broken config fails once with status 78 and is not restarted; and 5
 # start/stop cycles (20 under make check-stress; UBLKD_TEST_STOP_CYCLES; every
 # 10th and the last after a kill -9 and recovery) each leave nothing of the device in /run/ublkd.  Skipped where systemd is not PID 1.
 # timeout: 300
@@ -46,6 +47,31 @@ if grep -qw mq-deadline /sys/block/*/queue/scheduler 2>/dev/null || modprobe mq-
 	systemctl stop ublkd@sched
 	echo "ok: io_scheduler = \"mq-deadline\" starts and is in effect"
 fi
+
+# ---- ublk upgrade of a unit's device: systemd starts the new ublkd ----
+systemctl start ublkd@disk1 || fail "systemctl start ublkd@disk1 failed: $(journal disk1)"
+data=$(mktemp) back=$(mktemp)
+cleanup rm -f "$data" "$back"
+dd if=/dev/urandom of="$data" bs=1M count=4 status=none
+dd if="$data" of=/dev/ublkb1 bs=1M oflag=direct status=none
+for c in 1 2; do
+	old=$(systemctl show -p MainPID --value ublkd@disk1)
+	out=$(ublk upgrade -n 1) || fail "upgrade $c of ublkd@disk1 failed: $(journal disk1)"
+	echo "$out"
+	re="^upgraded /dev/ublkb1 in [0-9.]+ s \\(ublkd pid $old -> ([0-9]+), ublkd@disk1.service\\)\$"
+	[[ $out =~ $re ]] || fail "upgrade $c: unexpected output: $out"
+	new=${BASH_REMATCH[1]}
+	for ((i = 0; i < 50; i++)); do
+		[ "$(systemctl show -p MainPID --value ublkd@disk1)" = "$new" ] &&
+			[ "$(systemctl show -p ActiveState --value ublkd@disk1)" = active ] && break
+		sleep 0.1
+	done
+	[ "$i" -lt 50 ] || fail "upgrade $c: ublkd@disk1's main process is $(systemctl show -p MainPID --value ublkd@disk1), not the new ublkd $new: $(journal disk1)"
+done
+dd if=/dev/ublkb1 of="$back" bs=1M count=4 iflag=direct status=none
+cmp "$data" "$back" || fail "data differs after ublk upgrade under systemd"
+systemctl stop ublkd@disk1
+echo "ok: ublk upgrade of ublkd@disk1 twice: each new ublkd is the unit's main process, active; data intact"
 
 # ---- a broken config: exit 78, no restart loop ----
 printf 'target = "null";\nqueues = 0;\n' >/etc/ublkd/broken.conf
