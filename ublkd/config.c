@@ -52,6 +52,8 @@ static const struct key generic_keys[] = {
 	{ "owner",	  "owner",	  K_STRING, "owner = \"alice:disk\";" },
 	{ "io_scheduler", "io-scheduler", K_STRING, "io_scheduler = \"none\";" },
 	{ "no_part_scan", "no-part-scan", K_BOOL,   "no_part_scan = true;" },
+	{ "metrics_dir",  "metrics-dir",  K_STRING, "metrics_dir = \"/var/lib/prometheus/node-exporter\";" },
+	{ "metrics_interval", "metrics-interval", K_INT, "metrics_interval = 15;" },
 };
 #define NR_GENERIC_KEYS (sizeof(generic_keys) / sizeof(generic_keys[0]))
 

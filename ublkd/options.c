@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "daemon.h"
 #include "log.h"
@@ -18,7 +19,8 @@
 enum {
 	OPT_MAX_IO = 256, OPT_USER_COPY, OPT_ZC_MECH, OPT_READ_ONLY, OPT_READY_FD,
 	OPT_FOREGROUND, OPT_RECOVERY, OPT_RECOVER, OPT_CONFIG, OPT_CHECK,
-	OPT_OWNER, OPT_IO_SCHED, OPT_NEED_GET_DATA, OPT_NO_PART_SCAN, OPT_TARGET_BASE = 1000,
+	OPT_OWNER, OPT_IO_SCHED, OPT_NEED_GET_DATA, OPT_NO_PART_SCAN, OPT_METRICS_DIR,
+	OPT_METRICS_INTERVAL, OPT_TARGET_BASE = 1000,
 };
 
 static const struct option generic_opts[] = {
@@ -47,6 +49,8 @@ static const struct option generic_opts[] = {
 	{ "owner",		required_argument, NULL, OPT_OWNER },
 	{ "io-scheduler",	required_argument, NULL, OPT_IO_SCHED },
 	{ "no-part-scan",	no_argument,	   NULL, OPT_NO_PART_SCAN },
+	{ "metrics-dir",	required_argument, NULL, OPT_METRICS_DIR },
+	{ "metrics-interval",	required_argument, NULL, OPT_METRICS_INTERVAL },
 	{ "verbose",		no_argument,	   NULL, 'v' },
 };
 #define NR_GENERIC (sizeof(generic_opts) / sizeof(generic_opts[0]))
@@ -348,6 +352,17 @@ static int generic(struct dev_config *cfg, int c, const char *arg)
 	case OPT_NO_PART_SCAN:
 		cfg->no_part_scan = 1;
 		return 0;
+	case OPT_METRICS_DIR:
+		if (!*arg)
+			return bad_value("--metrics-dir", arg, "a directory");
+		free(cfg->metrics_dir);
+		cfg->metrics_dir = options_absolute(cfg->path_base, arg);
+		return cfg->metrics_dir ? 0 : -1;
+	case OPT_METRICS_INTERVAL:
+		if (parse_uint(arg, 1, 3600, &v))
+			return bad_value("--metrics-interval", arg, "seconds from 1 to 3600");
+		cfg->metrics_interval = (unsigned int)v;
+		return 0;
 	case 'v':
 		cfg->verbose++;
 		return 0;
@@ -535,11 +550,28 @@ int options_find_recover(int argc, char **argv, int *id)
 int options_validate(const struct dev_config *cfg, const struct ublkd_target_ops *ops)
 {
 	const struct ublkd_option *o;
+	struct stat st;
 	int i;
 
 	if (cfg->zc_force != ZC_NONE && cfg->data_mode != UBLKD_DATA_ZERO_COPY) {
 		ublkd_error("--zc-mechanism only applies to zero copy: add --zero-copy");
 		return -1;
+	}
+	if (cfg->metrics_interval && !cfg->metrics_dir) {
+		ublkd_error("--metrics-interval applies to the metrics file: add --metrics-dir DIR");
+		return -1;
+	}
+	if (cfg->metrics_dir) {
+		const char *why = stat(cfg->metrics_dir, &st) < 0 ?
+				  (errno == ENOENT ? "no such directory" : strerror(errno)) :
+				  !S_ISDIR(st.st_mode) ? "not a directory" : NULL;
+
+		if (why) {
+			ublkd_error("--metrics-dir %s: %s; give an existing directory (e.g. "
+				    "node_exporter's --collector.textfile.directory)",
+				    cfg->metrics_dir, why);
+			return -1;
+		}
 	}
 	for (o = ops->options; o && o->name; o++) {
 		if (!(o->flags & UBLKD_OPT_REQUIRED))
@@ -576,7 +608,7 @@ int options_only_meta(const struct dev_config *c)
 	       c->data_mode == UBLKD_DATA_COPY && c->zc_force == ZC_NONE && !c->read_only &&
 	       !c->need_get_data && !c->no_part_scan &&
 	       !c->io_scheduler && c->recovery == RECOVERY_REISSUE && !c->owner_set &&
-	       !c->nr_topts;
+	       !c->metrics_dir && !c->metrics_interval && !c->nr_topts;
 }
 
 const char *options_recovery_name(enum recovery_mode r)
@@ -642,6 +674,12 @@ void options_print(FILE *f, const struct dev_config *cfg)
 		fprintf(f, " --io-scheduler %s", cfg->io_scheduler);	/* [a-z0-9_-] */
 	if (cfg->no_part_scan)
 		fprintf(f, " --no-part-scan");
+	if (cfg->metrics_dir) {
+		fprintf(f, " --metrics-dir ");
+		print_word(f, cfg->metrics_dir);
+	}
+	if (cfg->metrics_interval)
+		fprintf(f, " --metrics-interval %u", cfg->metrics_interval);
 	fprintf(f, " --recovery %s", options_recovery_name(cfg->recovery));
 	if (cfg->owner_set) {
 		fprintf(f, " --owner %u", (unsigned int)cfg->owner_uid);
@@ -688,6 +726,8 @@ void options_free(struct dev_config *cfg)
 	free(cfg->argv_line);
 	free(cfg->io_scheduler);
 	cfg->io_scheduler = NULL;
+	free(cfg->metrics_dir);
+	cfg->metrics_dir = NULL;
 	free(cfg->config);
 	cfg->config = NULL;
 	free(cfg->path_base);

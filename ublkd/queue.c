@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include "daemon.h"
 #include "log.h"
+#include "stats.h"
 #include "uring-cmd.h"
 
 /* Queue and re-arm the fetch for a tag: FETCH_REQ at start, then
@@ -136,6 +137,7 @@ static void on_cmd_cqe(struct ublkd_queue *q, struct tag *t, int res)
 	if (res == UBLK_IO_RES_OK) {
 		q->nr_busy++;
 		q->nr_requests++;
+		stats_arrive(q, t->io.tag);
 		data_request(q, t);
 		return;
 	}
@@ -307,15 +309,18 @@ static void queue_loop(struct ublkd_queue *q)
 
 	/* Serve until the kernel aborted every tag, or we were asked to stop
 	 * and nothing is left with the target. */
+	stats_batch_start(q);
 	while (q->nr_live && !(q->stopping && !q->nr_busy)) {
 		if (ops->queue_idle)
 			ops->queue_idle(q);
+		stats_batch_end(q);
 		ret = submit_and_wait(q);
 		if (ret < 0) {
 			/* The main thread logs it and exits: see serve(). */
 			__atomic_store_n(&q->fail_err, ret, __ATOMIC_RELEASE);
 			return;
 		}
+		stats_batch_start(q);
 		n = 0;
 		io_uring_for_each_cqe(&q->ring, head, cqe) {
 			dispatch(q, cqe);
@@ -325,6 +330,7 @@ static void queue_loop(struct ublkd_queue *q)
 		if (q->drain_start_ms && q->nr_busy)
 			fail_stuck_requests(q);
 	}
+	stats_batch_end(q);
 }
 
 static void queue_teardown(struct ublkd_queue *q)

@@ -108,6 +108,10 @@ static int add_generic(config_setting_t *r, const struct ublkd_dev *dev)
 		ret |= runstate_add_string(r, "io_scheduler", c->io_scheduler);
 	if (c->no_part_scan)
 		ret |= runstate_add_bool(r, "no_part_scan", 1);
+	if (c->metrics_dir)
+		ret |= runstate_add_string(r, "metrics_dir", c->metrics_dir);
+	if (c->metrics_interval)
+		ret |= runstate_add_int(r, "metrics_interval", c->metrics_interval);
 	ret |= runstate_add_string(r, "recovery", options_recovery_name(c->recovery));
 	if (c->owner_set) {
 		if (c->owner_gid != (gid_t)-1)
