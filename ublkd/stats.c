@@ -57,15 +57,19 @@ static void fill_header(struct ublkd_dev *dev, struct stats_dev *h)
 	snprintf(h->zc_mechanism, sizeof(h->zc_mechanism), "%s", device_zc_name(dev->zc));
 }
 
-/* A new file, published by rename once its header is written. */
-static void *create_file(struct ublkd_dev *dev, size_t len, uint64_t recoveries)
+/* A new file, published by rename once its header is written.  NULL with
+ * *refused set when the state directory is refused (runstate_dir_check()
+ * said so, once). */
+static void *create_file(struct ublkd_dev *dev, size_t len, uint64_t recoveries,
+			 int *refused)
 {
 	char tmp[300], path[256];
 	struct stats_dev *h;
 	void *base;
 	int fd;
 
-	if (runstate_dir_check() < 0)
+	*refused = runstate_dir_check() < 0;
+	if (*refused)
 		return NULL;
 	snprintf(tmp, sizeof(tmp), "%s/.%u.stats.XXXXXX", runstate_dir(), dev->info.dev_id);
 	fd = mkostemp(tmp, O_CLOEXEC);
@@ -133,6 +137,7 @@ int stats_setup(struct ublkd_dev *dev, int recovering)
 {
 	unsigned int nq = dev->info.nr_hw_queues, depth = dev->info.queue_depth, q;
 	struct dev_stats *ds;
+	int refused = 0;
 
 	ds = stats_calloc(1, sizeof(*ds));
 	if (!ds)
@@ -142,12 +147,13 @@ int stats_setup(struct ublkd_dev *dev, int recovering)
 	if (recovering)
 		ds->base = take_over_file(dev, ds->len);
 	if (!ds->base)
-		ds->base = create_file(dev, ds->len, recovering ? 1 : 0);
+		ds->base = create_file(dev, ds->len, recovering ? 1 : 0, &refused);
 	if (!ds->base) {
 		/* Counting goes on, in private memory: `ublk stat` shows nothing. */
-		ublkd_warn("cannot make the statistics file of " UBLK_BLOCK_FMT " in %s: %s; "
-			   "'ublk stat' will not show it", dev->info.dev_id, runstate_dir(),
-			   strerror(errno));
+		if (!refused)
+			ublkd_warn("cannot make the statistics file of " UBLK_BLOCK_FMT " in %s: "
+				   "%s; 'ublk stat' will not show it", dev->info.dev_id,
+				   runstate_dir(), strerror(errno));
 		ds->base = mmap(NULL, ds->len, PROT_READ | PROT_WRITE,
 				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (ds->base == MAP_FAILED) {
