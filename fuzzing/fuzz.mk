@@ -19,9 +19,9 @@ CPPFLAGS = -include $(CONFIG_H) -I$(SRCDIR)/include -I$(SRCDIR)/lib -I$(SRCDIR)/
 	-DFUZZ_PLUGIN_DIR='"$(OUT)/plugins"'
 CFLAGS = -std=gnu11 -g -O1 -pthread $(WARN) $(SAN) $(DEP_CFLAGS) $(NBD_CFLAGS)
 
-# Everything of the daemon but its main(), and lib/; the CLI (ublkd/cli.c,
+# Everything of the daemon but its main(), and lib/; the CLI (ublkd/cli*.c,
 # ublkd/upgrade.c) is a program of its own.
-DAEMON_SRCS = $(filter-out %/main.c %/cli.c %/upgrade.c,$(wildcard $(SRCDIR)/ublkd/*.c)) \
+DAEMON_SRCS = $(filter-out %/main.c %/cli.c %/cli-stat.c %/upgrade.c,$(wildcard $(SRCDIR)/ublkd/*.c)) \
 	$(wildcard $(SRCDIR)/lib/*.c)
 DAEMON_OBJS = $(patsubst $(SRCDIR)/%.c,$(OUT)/obj/%.o,$(DAEMON_SRCS))
 COMMON_OBJ = $(OUT)/obj/fuzzing/common.o

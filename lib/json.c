@@ -2,6 +2,7 @@
 /* json.c - a small streaming JSON writer (compact output, escaped strings). */
 #include <ctype.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "json.h"
@@ -128,6 +129,15 @@ void json_bool(struct json *j, const char *key, int val)
 {
 	member(j, key);
 	fputs(val ? "true" : "false", j->f);
+}
+
+void json_double(struct json *j, const char *key, double val)
+{
+	member(j, key);
+	if (isfinite(val))
+		fprintf(j->f, "%.6g", val);
+	else
+		fputs("null", j->f);
 }
 
 void json_end(struct json *j)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* json.h - a small streaming JSON writer (`ublk list --json`, `features --json`). */
+/* json.h - a small streaming JSON writer (`ublk list --json`, `features --json`,
+ * `stat --json`). */
 #ifndef UBLKD_JSON_H
 #define UBLKD_JSON_H
 
@@ -24,6 +25,8 @@ void json_string(struct json *j, const char *key, const char *val);
 void json_int(struct json *j, const char *key, int64_t val);
 void json_uint(struct json *j, const char *key, uint64_t val);
 void json_bool(struct json *j, const char *key, int val);
+/* A number with 6 significant digits; null if not finite. */
+void json_double(struct json *j, const char *key, double val);
 /* Finish: newline after the top-level value. */
 void json_end(struct json *j);
 

@@ -206,6 +206,8 @@ void runstate_remove(uint32_t dev_id)
 	unlink(path);
 	runstate_path(dev_id, "sock", path, sizeof(path));
 	unlink(path);
+	runstate_path(dev_id, "stats", path, sizeof(path));
+	unlink(path);
 	runstate_remove_temps(dev_id);
 }
 

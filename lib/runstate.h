@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* runstate.h - /run/ublkd: <id>.state, what a running daemon serves, and
  * <id>.conf, its recovery record (libconfig files); <id>.sock, where the
- * daemon takes requests such as `ublk resize`. */
+ * daemon takes requests such as `ublk resize`; <id>.stats, its counters
+ * (stats-file.h). */
 #ifndef UBLKD_RUNSTATE_H
 #define UBLKD_RUNSTATE_H
 
@@ -32,8 +33,9 @@ char *runstate_read(uint32_t dev_id);
  * longer than len is cut to len - 1 bytes. */
 int runstate_lookup_int(const char *text, const char *key, int64_t *out);
 int runstate_lookup_string(const char *text, const char *key, char *buf, size_t len);
-/* Remove the state file, the recovery record and the control socket
- * (<id>.sock, ublkd/control.c) of a device. */
+/* Remove the state file, the recovery record, the control socket
+ * (<id>.sock, ublkd/control.c) and the statistics (<id>.stats,
+ * lib/stats-file.h) of a device. */
 void runstate_remove(uint32_t dev_id);
 void runstate_remove_temps(uint32_t dev_id);
 

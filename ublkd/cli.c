@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cli.c - `ublk`, the command line: add, del, list, recover, resize,
- * features, help (upgrade: upgrade.c).
+ * features, help (upgrade: upgrade.c; stat: cli-stat.c).
  *
  * `add` runs one ublkd per device (never in-process) and returns once the
  * block device is live; the others talk to /dev/ublk-control and read the
@@ -34,6 +34,7 @@
 #include "log.h"
 #include "parse.h"
 #include "runstate.h"
+#include "cli-stat.h"
 
 #define MAX_DEVS 1024
 
@@ -48,6 +49,8 @@ static void usage(FILE *f)
 		"  del -n ID | -a [--force] [--timeout S]\n"
 		"                          delete a device not in use (or all); --force: in use too\n"
 		"  list [-n ID] [-v] [--json]  show devices\n"
+		"  stat [-n ID] [-v] [--json | --openmetrics] [-i SECONDS [COUNT]]\n"
+		"                          I/O statistics: IOPS, MiB/s, latency, errors\n"
 		"  recover -n ID           start a new ublkd for a device whose daemon died\n"
 		"  resize -n ID [-s SIZE] [--force]\n"
 		"                          change a live device's size (default: the target's\n"
@@ -1085,6 +1088,8 @@ int main(int argc, char **argv)
 		return cmd_del(argc, argv);
 	if (!strcmp(argv[0], "list"))
 		return cmd_list(argc, argv);
+	if (!strcmp(argv[0], "stat"))
+		return cmd_stat(argc, argv);
 	if (!strcmp(argv[0], "recover"))
 		return cmd_recover(argc, argv);
 	if (!strcmp(argv[0], "resize"))

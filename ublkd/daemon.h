@@ -16,6 +16,7 @@
  *   resize.c      `ublk resize`: a live device's new size
  *   handover.c    `ublk upgrade`: quiesce, then leave the device to a new ublkd
  *   plugin.c      loading target plugins
+ *   stats.c       the statistics file; stats.h the hot-path counting
  *   target-api.c  the services <ublkd/target.h> promises targets
  */
 #ifndef UBLKD_DAEMON_H
@@ -101,6 +102,8 @@ struct dev_config {
 	int read_only;
 	char *io_scheduler;	/* --io-scheduler: NULL is "none"; "keep" */
 	int no_part_scan;	/* --no-part-scan: UBLK_F_NO_AUTO_PART_SCAN */
+	char *metrics_dir;	/* --metrics-dir: write ublkd_ID.prom there */
+	unsigned int metrics_interval;	/* --metrics-interval: seconds, 0: default */
 	enum recovery_mode recovery;
 	int recover;		/* --recover: take over device dev_id */
 	int check;		/* --check: print the configuration, exit */
@@ -158,6 +161,8 @@ enum {
 };
 
 struct ublkd_dev;
+struct queue_stats;
+struct dev_stats;
 
 /* Slots of a queue's registered-file table: 0 is /dev/ublkcN, the rest
  * are for the target's files (ublkd_queue_register_file()). */
@@ -214,6 +219,7 @@ struct ublkd_queue {
 	unsigned int bad_logged;	/* ... of which logged */
 	uint64_t bytes_copied;	/* data bytes through daemon memory */
 	uint64_t zc_fallbacks;	/* ZC_AUTO requests that came with NEED_REG_BUF */
+	struct queue_stats *stats;	/* the counters (stats.h) */
 	/* Testing aid (UBLKD_TEST_AUTO_REG_MISS=N): every Nth fetch asks for
 	 * an index past the buffer table, so that the kernel's automatic
 	 * registration fails and the fallback path runs. 0: off. */
@@ -239,6 +245,7 @@ struct ublkd_dev {
 	unsigned int nr_ready;
 	int exit_efd;		/* a queue thread exited */
 	int handover;		/* HANDOVER_*: asked to leave for a new daemon */
+	struct dev_stats *stats;	/* <id>.stats (stats.c) */
 };
 
 /* dev->handover (handover.c) */
@@ -300,6 +307,7 @@ void device_stop(struct ublkd_dev *dev, int stop_kernel_dev);
 void device_delete(struct ublkd_dev *dev, int del_kernel_dev);
 int device_write_runstate(struct ublkd_dev *dev);
 const char *device_mode_name(const struct ublkd_dev *dev);
+const char *device_zc_name(enum zc_mech zc);
 uint64_t device_bytes_copied(const struct ublkd_dev *dev);
 const char *recovery_name(uint64_t flags);
 

@@ -23,6 +23,7 @@
 #include <string.h>
 #include "daemon.h"
 #include "log.h"
+#include "stats.h"
 #include "uring-cmd.h"
 
 static int has_data(unsigned int op)
@@ -128,6 +129,7 @@ void data_commit(struct ublkd_queue *q, struct tag *t)
 	if (t->io.op == UBLK_IO_OP_READ && t->result > 0 &&
 	    q->data_mode == UBLKD_DATA_COPY)
 		count_copied(q, t->result);
+	stats_commit(q, &t->io, t->result);
 	q->nr_busy--;
 	queue_submit_fetch(q, t, UBLK_U_IO_COMMIT_AND_FETCH_REQ);
 }

@@ -416,7 +416,7 @@ const char *device_mode_name(const struct ublkd_dev *dev)
 	}
 }
 
-static const char *zc_name(enum zc_mech zc)
+const char *device_zc_name(enum zc_mech zc)
 {
 	switch (zc) {
 	case ZC_AUTO:
@@ -468,7 +468,7 @@ int device_write_runstate(struct ublkd_dev *dev)
 	ret |= runstate_add_int(r, "max_io_bytes", dev->max_io_bytes);
 	ret |= runstate_add_bool(r, "read_only", !!(s->flags & UBLKD_PARAM_READ_ONLY));
 	ret |= runstate_add_string(r, "copy_mode", device_mode_name(dev));
-	ret |= runstate_add_string(r, "zero_copy_mechanism", zc_name(dev->zc));
+	ret |= runstate_add_string(r, "zero_copy_mechanism", device_zc_name(dev->zc));
 	ret |= runstate_add_int(r, "bytes_copied", (int64_t)device_bytes_copied(dev));
 	ret |= runstate_add_string(r, "recovery", recovery_name(dev->info.flags));
 	ret |= runstate_add_string(r, "config", dev->cfg.config ? dev->cfg.config : "");

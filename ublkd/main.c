@@ -28,6 +28,7 @@
 #include "log.h"
 #include "parse.h"
 #include "runstate.h"
+#include "stats.h"
 
 static void usage(FILE *f)
 {
@@ -298,7 +299,7 @@ static char *join_args(int argc, char **argv)
 static void announce_ready(struct ublkd_dev *dev)
 {
 	const struct ublkd_setup *s = &dev->target.setup;
-	char size[32];
+	char size[32], status[512];
 	int null;
 
 	format_size(s->size, size, sizeof(size));
@@ -307,11 +308,8 @@ static void announce_ready(struct ublkd_dev *dev)
 		   s->description ? s->description : "", size, device_mode_name(dev),
 		   dev->info.nr_hw_queues, dev->info.nr_hw_queues > 1 ? "s" : "",
 		   dev->info.queue_depth);
-	sd_notifyf(0, "READY=1\nSTATUS=serving " UBLK_BLOCK_FMT ": %s %s, %s",
-		   dev->info.dev_id, dev->target.ops->name,
-		   s->description ? s->description : "",
-		   dev->cfg.data_mode == UBLKD_DATA_ZERO_COPY ? "zero copy" :
-		   dev->cfg.data_mode == UBLKD_DATA_USER_COPY ? "user copy" : "copy");
+	stats_status_line(dev, NULL, status, sizeof(status));
+	sd_notifyf(0, "READY=1\nSTATUS=%s", status);
 	if (dev->cfg.ready_fd < 0) {
 		printf(UBLK_BLOCK_FMT "\n", dev->info.dev_id);
 		fflush(stdout);
@@ -475,6 +473,8 @@ static void serve(struct ublkd_dev *dev, int sfd, int lfd)
 
 	if (sd_watchdog_enabled(0, &usec) > 0 && usec / 2000 < (uint64_t)timeout)
 		timeout = usec / 2000;
+	if (dev->cfg.metrics_dir && stats_metrics_interval(dev) * 1000 < (unsigned int)timeout)
+		timeout = (int)stats_metrics_interval(dev) * 1000;
 	for (;;) {
 		int ret = poll(pfd, 3, timeout);
 
@@ -504,6 +504,8 @@ static void serve(struct ublkd_dev *dev, int sfd, int lfd)
 			return;	/* ublk upgrade: main() leaves the device */
 		if (usec)
 			sd_notify(0, "WATCHDOG=1");
+		stats_notify_status(dev);	/* live rates, every few seconds */
+		stats_write_metrics_file(dev, 0);
 		n = device_bytes_copied(dev);
 		if (n != last_copied) {
 			last_copied = n;
@@ -769,7 +771,8 @@ int main(int argc, char **argv)
 	 * daemon dying from here on leaves a device that can be recovered. */
 	if (!recovering && device_write_record(&dev) < 0 && dev.cfg.recovery != RECOVERY_OFF)
 		goto out_delete;
-	if ((sig = stop_pending(sfd)) || start_queues(&dev) < 0)
+	if ((sig = stop_pending(sfd)) || stats_setup(&dev, recovering) < 0 ||
+	    start_queues(&dev) < 0)
 		goto out_delete;
 	if ((sig = stop_pending(sfd)) ||
 	    (recovering ? device_end_recovery(&dev) : device_start(&dev)) < 0)
@@ -789,6 +792,7 @@ int main(int argc, char **argv)
 		}
 	}
 	lfd = control_open(dev.info.dev_id);
+	stats_write_metrics_file(&dev, 1);
 	announce_ready(&dev);
 
 	serve(&dev, sfd, lfd);
@@ -812,6 +816,7 @@ out_stop:
 out_delete:
 	device_delete(&dev, served || !recovering);
 out_target:
+	stats_teardown(&dev);	/* after the queue threads: they count into it */
 	plugin_close(&dev.target);
 out_ctrl:
 	ctrl_close(&dev.ctrl);

@@ -247,6 +247,41 @@ static const char *get_io_scheduler(const struct dev_config *cfg, char *buf, siz
 	return cfg->io_scheduler;	/* [a-z0-9_-]: one shell word */
 }
 
+static int set_metrics_dir(struct dev_config *cfg, const char *v, const char **want)
+{
+	char *d = strdup(v);	/* v: made absolute (UBLKD_OPT_PATH) */
+
+	if (!d) {
+		ublkd_error("out of memory");
+		return -2;
+	}
+	free(cfg->metrics_dir);
+	cfg->metrics_dir = d;
+	return 0;
+}
+
+static const char *get_metrics_dir(const struct dev_config *cfg, char *buf, size_t len)
+{
+	return cfg->metrics_dir;
+}
+
+static int set_metrics_interval(struct dev_config *cfg, const char *v, const char **want)
+{
+	uint64_t n;
+
+	parse_uint(v, 1, 3600, &n);	/* checked: 1 to 3600 */
+	cfg->metrics_interval = (unsigned int)n;
+	return 0;
+}
+
+static const char *get_metrics_interval(const struct dev_config *cfg, char *buf, size_t len)
+{
+	if (!cfg->metrics_interval)
+		return NULL;
+	snprintf(buf, len, "%u", cfg->metrics_interval);
+	return buf;
+}
+
 static int set_no_part_scan(struct dev_config *cfg, const char *v, const char **want)
 {
 	cfg->no_part_scan = 1;
@@ -475,6 +510,15 @@ const struct gopt generic_options[] = {
 		 .help = "the kernel does not read the partition table at start\n"
 			 "(Linux 7.0+); partprobe still can" },
 	  .flags = GOPT_RECORD, .set = set_no_part_scan, .get = get_no_part_scan },
+	{ .o = { .name = "metrics-dir", .has_arg = 1, .type = UBLKD_OPT_PATH, .arg_name = "DIR",
+		 .help = "write the metrics to DIR/ublkd_ID.prom (node_exporter's\n"
+			 "textfile collector), atomically, every interval" },
+	  .what = "an existing directory", .example = "\"/var/lib/prometheus/node-exporter\"",
+	  .flags = GOPT_RECORD, .set = set_metrics_dir, .get = get_metrics_dir },
+	{ .o = { .name = "metrics-interval", .has_arg = 1, .type = UBLKD_OPT_INT, .arg_name = "S",
+		 .min = 1, .max = 3600, .help = "seconds between those writes" },
+	  .def = "15", .what = "seconds", .example = "15",
+	  .flags = GOPT_RECORD, .set = set_metrics_interval, .get = get_metrics_interval },
 	{ .o = { .name = "recovery", .has_arg = 1, .type = UBLKD_OPT_ENUM, .arg_name = "MODE",
 		 .choices = recovery_choices,
 		 .help = "if ublkd dies: reissue (the device waits and in-flight\n"

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "daemon.h"
 #include "log.h"
@@ -401,11 +402,28 @@ int options_find_early(int argc, char **argv)
 int options_validate(const struct dev_config *cfg, const struct ublkd_target_ops *ops)
 {
 	const struct ublkd_option *o;
+	struct stat st;
 	int i;
 
 	if (cfg->zc_force != ZC_NONE && cfg->data_mode != UBLKD_DATA_ZERO_COPY) {
 		ublkd_error("--zc-mechanism only applies to zero copy: add --zero-copy");
 		return -1;
+	}
+	if (cfg->metrics_interval && !cfg->metrics_dir) {
+		ublkd_error("--metrics-interval applies to the metrics file: add --metrics-dir DIR");
+		return -1;
+	}
+	if (cfg->metrics_dir) {
+		const char *why = stat(cfg->metrics_dir, &st) < 0 ?
+				  (errno == ENOENT ? "no such directory" : strerror(errno)) :
+				  !S_ISDIR(st.st_mode) ? "not a directory" : NULL;
+
+		if (why) {
+			ublkd_error("--metrics-dir %s: %s; give an existing directory (e.g. "
+				    "node_exporter's --collector.textfile.directory)",
+				    cfg->metrics_dir, why);
+			return -1;
+		}
 	}
 	for (o = ops->options; o && o->name; o++) {
 		if (!(o->flags & UBLKD_OPT_REQUIRED))
@@ -597,6 +615,8 @@ void options_free(struct dev_config *cfg)
 	free(cfg->argv_line);
 	free(cfg->io_scheduler);
 	cfg->io_scheduler = NULL;
+	free(cfg->metrics_dir);
+	cfg->metrics_dir = NULL;
 	free(cfg->config);
 	cfg->config = NULL;
 	free(cfg->path_base);

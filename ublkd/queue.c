@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include "daemon.h"
 #include "log.h"
+#include "stats.h"
 #include "uring-cmd.h"
 
 /* Every ublk I/O command ublkd sends for a tag (FETCH, COMMIT_AND_FETCH,
@@ -141,6 +142,7 @@ static void on_cmd_cqe(struct ublkd_queue *q, struct tag *t, int res)
 	if (res == UBLK_IO_RES_OK) {
 		q->nr_busy++;
 		q->nr_requests++;
+		stats_arrive(q, t->io.tag);
 		data_request(q, t);
 		return;
 	}
@@ -353,9 +355,11 @@ static void queue_loop(struct ublkd_queue *q)
 
 	/* Serve until the kernel aborted every tag, or we were asked to stop
 	 * and nothing is left with the target. */
+	stats_batch_start(q);
 	while (q->nr_live && !(q->stopping && !q->nr_busy)) {
 		if (ops->queue_idle)
 			ops->queue_idle(q);
+		stats_batch_end(q);
 		ret = submit_and_wait(q);
 		if (ret < 0) {
 			/* The main thread logs it and exits: see serve(). */
@@ -363,6 +367,7 @@ static void queue_loop(struct ublkd_queue *q)
 			return;
 		}
 		q->now_ms = ublkd_now_ms();
+		stats_batch_start(q);
 		n = 0;
 		io_uring_for_each_cqe(&q->ring, head, cqe) {
 			dispatch(q, cqe);
@@ -372,6 +377,7 @@ static void queue_loop(struct ublkd_queue *q)
 		if (q->drain_start_ms && q->nr_busy)
 			fail_stuck_requests(q);
 	}
+	stats_batch_end(q);
 	/* The last requests' commits may still be queued: hand them to the
 	 * kernel, which otherwise takes those requests back as unfinished
 	 * (after a handover it would issue them again to the next daemon). */

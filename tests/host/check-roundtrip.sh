@@ -39,6 +39,7 @@ done <<EOF2
 -t null --recovery on --owner 0:0|--recovery on --owner 0:0
 -t null --io-scheduler mq-deadline|--io-scheduler mq-deadline
 -t null --io-scheduler keep|--io-scheduler keep
+-t null --metrics-dir $TMPDIR --metrics-interval 5|--metrics-dir $TMPDIR --metrics-interval 5
 -t loop -f $img --offset 1M --buffered|--buffered
 -t loop -f $img --zero-copy -q 2|--zero-copy
 -t loop -f $quoted|--file '$TMPDIR/bob'\\''s.img'
@@ -65,6 +66,13 @@ expect_fail 78 "--zc-mechanism only applies to zero copy: add --zero-copy" \
 expect_fail 78 "nbd: --uri cannot be combined with --host" \
 	"$ublkd" -t nbd --uri nbd://h/x --host h --check
 expect_fail 78 "batch I/O \(-b\) is not implemented yet: drop -b" "$ublkd" -t null -b --check
+expect_fail 78 "^ublkd: --metrics-dir /nonexistent/m: no such directory; give an existing directory" \
+	"$ublkd" -t null --metrics-dir /nonexistent/m --check
+expect_fail 78 "^ublkd: --metrics-dir $img: not a directory; " "$ublkd" -t null --metrics-dir "$img" --check
+expect_fail 78 "^ublkd: --metrics-interval applies to the metrics file: add --metrics-dir DIR" \
+	"$ublkd" -t null --metrics-interval 5 --check
+expect_fail 78 "invalid value '0' for --metrics-interval: expected seconds from 1 to 3600" \
+	"$ublkd" -t null --metrics-dir /tmp --metrics-interval 0 --check
 # ublksrv's -u 0|1 is not user copy; -g 1 is NEED_GET_DATA.
 out=$("$ublkd" -t null -u 1 --check)
 [[ $out != *--user-copy* ]] || fail "-u 1 read as user copy: $out"

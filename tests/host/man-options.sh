@@ -187,7 +187,7 @@ done <<<"$uhelp"
 while read -r cmd o; do
 	cmd_opts[$cmd]+=" $o"
 done < <(awk '
-	/^static int cmd_[a-z]+\(/ { c = $3; sub(/^cmd_/, "", c); sub(/\(.*/, "", c) }
+	/^(static )?int cmd_[a-z]+\(/ { c = $0; sub(/^.*int cmd_/, "", c); sub(/\(.*/, "", c) }
 	/^}/ { c = "" }
 	c != "" && match($0, /\{ *"[a-z0-9_-]+", *(no|required|optional)_argument/) {
 		s = substr($0, RSTART, RLENGTH); sub(/^\{ *"/, "", s); sub(/".*/, "", s)
@@ -197,7 +197,7 @@ done < <(awk '
 		s = substr($0, RSTART, RLENGTH); sub(/.*argv, "/, "", s); sub(/"$/, "", s)
 		gsub(/[+:]/, "", s)
 		for (i = 1; i <= length(s); i++) print c, "-" substr(s, i, 1)
-	}' "$src/ublkd/cli.c")
+	}' "$src/ublkd/cli.c" "$src/ublkd/cli-stat.c")
 # `ublk add` passes every ublkd option on but --ready-fd, which it sets
 # (the table's "add" mark).
 for o in "${table_add[@]}"; do
@@ -233,6 +233,15 @@ json_keys() { # FILE FUNCTION
 mapfile -t k < <(json_keys "$src/ublkd/cli.c" list_json)
 [ ${#k[@]} -ge 15 ] || fail "cannot read the fields of list_json() in ublkd/cli.c"
 need "$(section "$man/ublk.8" SS "ublk list")" "ublk(8) 'ublk list'" "${k[@]}"
+k=()
+for fn in json_report json_rates json_totals; do
+	mapfile -t -O ${#k[@]} k < <(json_keys "$src/ublkd/cli-stat.c" $fn)
+done
+[ ${#k[@]} -ge 25 ] || fail "cannot read the fields of ublk stat --json in ublkd/cli-stat.c"
+need "$(section "$man/ublk.8" SS "ublk stat")" "ublk(8) 'ublk stat'" "${k[@]}"
+mapfile -t k < <(grep -oE '"ublkd_[a-z_]+' "$src/lib/metrics.c" | tr -d '"' | sort -u)
+[ ${#k[@]} -ge 10 ] || fail "cannot read the metric names of lib/metrics.c"
+need "$(section "$man/ublk.8" SS "ublk stat")" "ublk(8) 'ublk stat' (metrics)" "${k[@]}"
 mapfile -t k < <(json_keys "$src/ublkd/cli.c" cmd_features)
 [ ${#k[@]} -ge 3 ] || fail "cannot read the fields of cmd_features() in ublkd/cli.c"
 need "$(section "$man/ublk.8" SS "ublk features")" "ublk(8) 'ublk features'" "${k[@]}"

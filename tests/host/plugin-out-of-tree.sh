@@ -122,7 +122,7 @@ check_loads "ublk help -t PATH" env -u UBLKD_PATH -u UBLKD_PLUGIN_DIR "$ublk" he
 install -m 644 mytarget.so "$plugindir/"
 check_loads "ublkd -t mytarget (plugindir)" env UBLKD_PLUGIN_DIR="$plugindir" "$ublkd" -t mytarget --help
 for t in null loop nbd; do
-	UBLKD_PLUGIN_DIR=$plugindir "$ublkd" -t $t --help | grep -q "^Target $t:" ||
+	UBLKD_PLUGIN_DIR=$plugindir "$ublkd" -t $t --help | grep "^Target $t:" >/dev/null ||
 		fail "the installed $t target does not load from $plugindir"
 done
 echo "ok: the installed null, loop and nbd load from the plugin directory"

@@ -23,7 +23,8 @@ truncate -s 256M "$img"
 cleanup rm -rf /var/lib/ublkd-test
 
 # serve NAME ID TARGET MODE N: start ublkd@NAME from a conf file for device ID
-# (TARGET loop or null, MODE copy or zero_copy); check the status line; then
+# (TARGET loop or null, MODE copy or zero_copy); check the status line (and,
+# for t1, its live rates under I/O); then
 # N kill -9 cycles under I/O (fio write+verify on loop): systemd restarts
 # ublkd each time, which recovers the device: no I/O error; `systemctl stop`
 # removes the device.
@@ -50,6 +51,19 @@ serve() {
 	echo "ok: active, status '$status'"
 
 	io_start "$dev" "$([ "$target" = loop ] && echo verify || echo load)"
+	if [ "$name" = t1 ]; then
+		# Live rates, every 5 s or a little more (ublk stat's counters):
+		# some I/O within 30 s (fio takes a while to start here).
+		for _ in $(seq 60); do
+			status=$(systemctl show -p StatusText --value "ublkd@$name")
+			[[ $status == "$want, "* && $status != *", 0 IOPS, "* ]] && break
+			sleep 0.5
+		done
+		{ [[ $status =~ ^"$want, "[0-9.]+[kM]?" IOPS, "[0-9.]+" MiB/s"$ ]] &&
+			[[ $status != *", 0 IOPS, "* ]]; } ||
+			fail "status with rates under fio: '$status', want '$want, N IOPS, N MiB/s', N > 0"
+		echo "ok: status '$status'"
+	fi
 	crash_cycles "$id" "$cycles" ""
 	io_stop
 	n=$crash_count

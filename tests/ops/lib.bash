@@ -15,7 +15,7 @@
 #                                 would (no UBLKD_CONFDIR: NAME.conf in /etc/ublkd)
 
 # Until ublkd is built with config file support (ublkd/config.c), skip.
-ublkd --help 2>/dev/null | grep -q -- '--config' || skip "this ublkd has no --config"
+ublkd --help 2>/dev/null | grep -- '--config' >/dev/null || skip "this ublkd has no --config"
 
 CONFDIR=${TMPDIR:-/tmp}/conf
 mkdir -p "$CONFDIR"

@@ -192,6 +192,8 @@ static void test_valid(void)
 		   "recovery = \"fail-io\";\n"
 		   "owner = \"root:root\";\n"
 		   "no_part_scan = true;\n"
+		   "metrics_dir = \"prom\";\n"
+		   "metrics_interval = 30;\n"
 		   "file = \"/srv/disk.img\";\n"
 		   "offset = 4096;\n"
 		   "buffered = true;\n"
@@ -210,6 +212,10 @@ static void test_valid(void)
 	CHECK(cfg.recovery == RECOVERY_FAIL_IO);
 	CHECK(cfg.owner_set && cfg.owner_uid == 0 && cfg.owner_gid == 0);
 	CHECK(cfg.no_part_scan == 1);
+	/* Relative to the file's directory, as every path. */
+	CHECK(cfg.metrics_dir && cfg.metrics_dir[0] == '/' &&
+	      !strcmp(cfg.metrics_dir + strlen(cfg.metrics_dir) - 5, "/prom"));
+	CHECK(cfg.metrics_interval == 30);
 	/* tls = false adds nothing; export_name is the option export-name. */
 	CHECK(cfg.nr_topts == 4);
 	CHECK(!strcmp(topt(&cfg, 0, "file"), "/srv/disk.img"));
