@@ -11,7 +11,7 @@ cleanup sh -c 'ublk del -a >/dev/null 2>&1'
 require_cmd fio jq taskset
 
 img=$(tmpfile 128M)
-UBLKD_TEST_QUEUE_FAIL=1:2000 ublk add --foreground -t loop -f "$img" -q 2 >out 2>daemon.log &
+UBLKD_TEST_QUEUE_FAIL=1:2000 ublk add --foreground -t loop -f "$img" -q 2 --copy >out 2>daemon.log &
 pid=$!
 for ((i = 0; i < 600; i++)); do
 	dev=$(grep -m1 '^/dev/ublkb' out 2>/dev/null) && break

@@ -24,10 +24,10 @@ ublk features | grep -Eq '^[[:space:]]*QUIESCE[[:space:]]+yes' && quiesce=1
 # One mode in make check: zero copy where the kernel registers buffers
 # itself (its buffers are aborted with the fetches), else copy; both
 # under make check-stress.
-modes=("")
+modes=(--copy)
 if ublk features | grep -Eq '^[[:space:]]*AUTO_BUF_REG[[:space:]]+yes'; then
 	modes=(--zero-copy)
-	[ "${UBLKD_TEST_STRESS:-0}" != 1 ] || modes=("" --zero-copy)
+	[ "${UBLKD_TEST_STRESS:-0}" != 1 ] || modes=(--copy --zero-copy)
 fi
 klog_start=$(dmesg | wc -l)
 img=$(tmpfile 128M)
