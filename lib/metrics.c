@@ -12,10 +12,6 @@
 #include <stdio.h>
 #include "stats-file.h"
 
-static const char *const op_names[STATS_NR_OPS] = {
-	"read", "write", "flush", "discard", "write_zeroes", "other",
-};
-
 enum kind { COUNTER, GAUGE, HISTOGRAM, INFO };
 
 struct family {
@@ -72,7 +68,7 @@ static void per_op(FILE *f, const struct stats_device_snap *devs, unsigned int n
 
 			for (op = 0; op < STATS_NR_OPS; op++)
 				fprintf(f, "%s{device=\"%u\",queue=\"%u\",op=\"%s\"} %llu\n", sample,
-					devs[d].dev.dev_id, q, op_names[op],
+					devs[d].dev.dev_id, q, stats_op_names[op],
 					(unsigned long long)v[op]);
 		}
 }

@@ -13,6 +13,10 @@
 #include "runstate.h"
 #include "stats-file.h"
 
+const char *const stats_op_names[STATS_NR_OPS] = {
+	"read", "write", "flush", "discard", "write_zeroes", "other",
+};
+
 _Static_assert(sizeof(struct stats_queue) % sizeof(uint64_t) == 0, "word copy");
 _Static_assert(sizeof(struct stats_dev) % STATS_CACHE_LINE == 0, "header lines");
 _Static_assert(sizeof(struct stats_queue) % STATS_CACHE_LINE == 0, "queue lines");

@@ -66,9 +66,13 @@ struct stats_queue {
 	uint64_t errors[STATS_NR_OPS];	/* ... of which failed */
 	uint64_t bytes_copied;	/* data bytes through the daemon's memory */
 	uint64_t zc_fallbacks;	/* automatic registrations that fell back */
+	uint64_t fua_writes;	/* successful writes with FUA (of ops[WRITE]) */
 	uint64_t lat_sum_ns;	/* sum of the latencies in lat_hist */
 	uint64_t lat_hist[STATS_NR_BUCKETS];	/* arrival -> commit, ns */
 } __attribute__((aligned(STATS_CACHE_LINE)));
+
+/* The ops' names, by index: "read", ..., "write_zeroes", "other". */
+extern const char *const stats_op_names[STATS_NR_OPS];
 
 static inline size_t stats_file_size(unsigned int nr_queues)
 {

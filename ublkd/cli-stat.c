@@ -26,10 +26,6 @@
 
 #define MAX_DEVS 1024
 
-static const char *const op_names[STATS_NR_OPS] = {
-	"read", "write", "flush", "discard", "write_zeroes", "other",
-};
-
 struct dev {
 	struct stats_map map;
 	struct stats_queue *now, *last;	/* per queue */
@@ -127,7 +123,7 @@ static void json_counts(struct json *j, const char *key, const uint64_t *v)
 
 	json_open_object(j, key);
 	for (op = 0; op < STATS_NR_OPS; op++)
-		json_uint(j, op_names[op], v[op]);
+		json_uint(j, stats_op_names[op], v[op]);
 	json_close_object(j);
 }
 

@@ -91,18 +91,6 @@ static void on_stop_request(struct ublkd_queue *q)
 		arm_stop_poll(q);
 }
 
-static const char *op_name(unsigned int op)
-{
-	switch (op) {
-	case UBLKD_OP_READ:		return "READ";
-	case UBLKD_OP_WRITE:		return "WRITE";
-	case UBLKD_OP_FLUSH:		return "FLUSH";
-	case UBLKD_OP_DISCARD:		return "DISCARD";
-	case UBLKD_OP_WRITE_ZEROES:	return "WRITE_ZEROES";
-	default:			return "request";
-	}
-}
-
 /* While the device stops, a request the target has held for STOP_GRACE_MS
  * (counted from the stop at the earliest) is failed with EIO: otherwise
  * the kernel's STOP_DEV waits for it forever, and so does `ublk del`. */
@@ -123,7 +111,7 @@ static void fail_stuck_requests(struct ublkd_queue *q)
 			ublkd_error("queue %u tag %u: target %s never completed a %s of %u bytes "
 				    "at offset %llu (held %.1f s): failing it with EIO so that the "
 				    "device can stop", q->q_id, i, q->dev->target.ops->name,
-				    op_name(t->io.op), t->io.len, (unsigned long long)t->io.offset,
+				    ublkd_op_name(t->io.op), t->io.len, (unsigned long long)t->io.offset,
 				    (now - t->since_ms) / 1000.0);
 		ublkd_complete(q, &t->io, -EIO);
 	}

@@ -7,6 +7,7 @@
  * main thread's uses of the counters: systemd's STATUS= line.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,8 @@ struct dev_stats {
 	struct stats_queue status_last;
 	uint64_t metrics_ns;	/* last metrics file */
 	int metrics_failing;	/* the last write failed (warned once) */
+	struct stats_queue start;	/* the counts this daemon started from
+					 * (a recovered device's go on) */
 };
 
 static uint64_t realtime_ns(void)
@@ -176,7 +179,31 @@ int stats_setup(struct ublkd_dev *dev, int recovering)
 			return -ENOMEM;
 		dev->queues[q].stats = s;
 	}
+	stats_sum(dev, &ds->start);
 	return 0;
+}
+
+/* What this daemon served, one line at its stop: every target's summary
+ * (the targets count nothing of their own for it). */
+void stats_log_summary(struct ublkd_dev *dev)
+{
+	struct stats_queue n;
+	uint64_t failed = 0;
+	unsigned int i;
+
+	if (!dev->stats)
+		return;
+	stats_sum(dev, &n);
+	stats_sub(&n, &dev->stats->start);
+	for (i = 0; i < STATS_NR_OPS; i++) {
+		failed += n.errors[i];
+		n.ops[i] -= n.errors[i];
+	}
+	ublkd_info(UBLK_BLOCK_FMT ": served %" PRIu64 " reads, %" PRIu64 " writes (%" PRIu64
+		   " FUA), %" PRIu64 " flushes, %" PRIu64 " discards, %" PRIu64
+		   " write-zeroes; %" PRIu64 " failed", dev->info.dev_id, n.ops[STATS_READ],
+		   n.ops[STATS_WRITE], n.fua_writes, n.ops[STATS_FLUSH], n.ops[STATS_DISCARD],
+		   n.ops[STATS_WRITE_ZEROES], failed);
 }
 
 void stats_teardown(struct ublkd_dev *dev)

@@ -48,6 +48,7 @@ void stats_status_line(struct ublkd_dev *dev, const char *rates, char *buf, size
 /* done_ns is full (a batch longer than 2 * depth commits: a full SQ ring
  * submitted mid-batch): count those latencies now. */
 void stats_flush_latencies(struct ublkd_queue *q);
+void stats_log_summary(struct ublkd_dev *dev);
 
 static inline uint64_t stats_clock_ns(void)
 {
@@ -104,8 +105,11 @@ static inline void stats_commit(struct ublkd_queue *q, const struct ublkd_io *io
 	STATS_ADD(&sh->ops[i], 1);
 	if (result < 0)
 		STATS_ADD(&sh->errors[i], 1);
-	else if (i == STATS_READ || i == STATS_WRITE)
+	else if (i == STATS_READ || i == STATS_WRITE) {
 		STATS_ADD(&sh->bytes[i], (uint64_t)result);
+		if (io->flags & UBLKD_IO_FUA)
+			STATS_ADD(&sh->fua_writes, 1);
+	}
 	else
 		STATS_ADD(&sh->bytes[i], io->len);
 	STATS_SET(&sh->in_flight, sh->in_flight - 1);

@@ -16,6 +16,18 @@ enum ublkd_data_mode ublkd_queue_data_mode(const struct ublkd_queue *q)
 	return q->data_mode;
 }
 
+const char *ublkd_op_name(unsigned int op)
+{
+	switch (op) {
+	case UBLKD_OP_READ:		return "read";
+	case UBLKD_OP_WRITE:		return "write";
+	case UBLKD_OP_FLUSH:		return "flush";
+	case UBLKD_OP_DISCARD:		return "discard";
+	case UBLKD_OP_WRITE_ZEROES:	return "write-zeroes";
+	default:			return "request";
+	}
+}
+
 struct io_uring_sqe *ublkd_get_sqe(struct ublkd_queue *q)
 {
 	struct io_uring_sqe *sqe;

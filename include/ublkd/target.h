@@ -223,6 +223,10 @@ void *ublkd_queue_priv(const struct ublkd_queue *q);
 unsigned int ublkd_queue_id(const struct ublkd_queue *q);
 enum ublkd_data_mode ublkd_queue_data_mode(const struct ublkd_queue *q);
 
+/* "read", "write", "flush", "discard", "write-zeroes" (UBLKD_OP_*), else
+ * "request": for messages.  Since ublkd 0.3. */
+const char *ublkd_op_name(unsigned int op);
+
 /* An SQE on the queue's ring (never NULL: ublkd submits to make room).
  * Submission happens in batches when the queue loop waits. */
 struct io_uring_sqe *ublkd_get_sqe(struct ublkd_queue *q);

@@ -61,10 +61,6 @@ enum step {
 	STEP_WZ_ALLOC,		/* ... then allocate again */
 };
 
-enum stat_idx {
-	ST_READ, ST_WRITE, ST_FUA, ST_FLUSH, ST_DISCARD, ST_WZ, ST_ERROR, NR_STATS
-};
-
 struct loop {
 	/* options */
 	char	*path;
@@ -79,14 +75,10 @@ struct loop {
 	uint32_t lbs;
 	uint64_t size;
 	char	 note[512];	/* why buffered: said once the device is set up */
-	int	 served;	/* queues ran: report statistics at close */
-	/* statistics, added up from the queues as they exit */
-	uint64_t stats[NR_STATS];
 };
 
 struct loop_queue {
 	struct loop *lo;
-	uint64_t stats[NR_STATS];
 	int	 no_zero_range;		/* fallocate ZERO_RANGE unsupported */
 	int	 no_wz_punch;		/* block device: no unmapping zeroout */
 	int	 no_discard_cmd;	/* no BLOCK_URING_CMD_DISCARD: ioctl */
@@ -98,18 +90,6 @@ struct loop_io {
 	uint32_t done;		/* bytes moved so far */
 	uint16_t retries;
 };
-
-static const char *op_name(uint8_t op)
-{
-	switch (op) {
-	case UBLKD_OP_READ:		return "read";
-	case UBLKD_OP_WRITE:		return "write";
-	case UBLKD_OP_FLUSH:		return "flush";
-	case UBLKD_OP_DISCARD:		return "discard";
-	case UBLKD_OP_WRITE_ZEROES:	return "write-zeroes";
-	}
-	return "request";
-}
 
 /* ================================================================ setup */
 
@@ -556,20 +536,9 @@ static int loop_flush(struct ublkd_target *t)
 	return 0;
 }
 
+/* What it served: ublkd counts and logs that for every target. */
 static void loop_close(struct ublkd_target *t)
 {
-	struct loop *lo = ublkd_target_priv(t);
-	const uint64_t *n;
-
-	if (!lo)
-		return;
-	n = lo->stats;
-	if (lo->served)
-		ublkd_info("loop: %s: served %" PRIu64 " reads, %" PRIu64 " writes (%" PRIu64
-			   " FUA), %" PRIu64 " flushes, %" PRIu64 " discards, %" PRIu64
-			   " write-zeroes; %" PRIu64 " failed", lo->path, n[ST_READ],
-			   n[ST_WRITE], n[ST_FUA], n[ST_FLUSH],
-			   n[ST_DISCARD], n[ST_WZ], n[ST_ERROR]);
 	loop_free(t);
 }
 
@@ -583,7 +552,6 @@ static int loop_queue_init(struct ublkd_queue *q)
 	if (!lq)
 		return -ENOMEM;
 	lq->lo = ublkd_target_priv(ublkd_queue_target(q));
-	__atomic_store_n(&lq->lo->served, 1, __ATOMIC_RELAXED);
 	ublkd_queue_set_priv(q, lq);
 	/* Reads and writes then use a fixed file; without it they still work. */
 	ret = ublkd_queue_register_file(q, lq->lo->fd);
@@ -596,12 +564,9 @@ static int loop_queue_init(struct ublkd_queue *q)
 static void loop_queue_exit(struct ublkd_queue *q)
 {
 	struct loop_queue *lq = ublkd_queue_priv(q);
-	int i;
 
 	if (!lq)
 		return;
-	for (i = 0; i < NR_STATS; i++)
-		__atomic_fetch_add(&lq->lo->stats[i], lq->stats[i], __ATOMIC_RELAXED);
 	free(lq);
 	ublkd_queue_set_priv(q, NULL);
 }
@@ -609,24 +574,12 @@ static void loop_queue_exit(struct ublkd_queue *q)
 static void finish(struct ublkd_queue *q, struct loop_queue *lq, struct ublkd_io *io,
 		   int res)
 {
-	static const uint8_t stat_of[] = {
-		[UBLKD_OP_READ] = ST_READ, [UBLKD_OP_WRITE] = ST_WRITE,
-		[UBLKD_OP_FLUSH] = ST_FLUSH, [UBLKD_OP_DISCARD] = ST_DISCARD,
-		[UBLKD_OP_WRITE_ZEROES] = ST_WZ,
-	};
-
-	if (res < 0) {
-		lq->stats[ST_ERROR]++;
-		if (!lq->errors_logged++)
-			ublkd_warn("loop: %s: %s of %u bytes at offset %" PRIu64 " failed: %s "
-				   "(reported as an I/O error; later failures on queue %u are "
-				   "only counted)", lq->lo->path, op_name(io->op), io->len,
-				   io->offset, strerror(-res), ublkd_queue_id(q));
-	} else if (io->op < sizeof(stat_of)) {
-		lq->stats[stat_of[io->op]]++;
-		if (io->op == UBLKD_OP_WRITE && (io->flags & UBLKD_IO_FUA))
-			lq->stats[ST_FUA]++;
-	}
+	/* ublkd counts the failures (ublk stat, the summary at stop). */
+	if (res < 0 && !lq->errors_logged++)
+		ublkd_warn("loop: %s: %s of %u bytes at offset %" PRIu64 " failed: %s "
+			   "(reported as an I/O error; later failures on queue %u are "
+			   "only counted)", lq->lo->path, ublkd_op_name(io->op), io->len,
+			   io->offset, strerror(-res), ublkd_queue_id(q));
 	ublkd_complete(q, io, res);
 }
 

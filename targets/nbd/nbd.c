@@ -56,6 +56,8 @@
 
 /* ================================================================ the target */
 
+enum { ST_RETRY, ST_RECONNECT, NR_ST };
+
 struct nbd_target {
 	/* Options. */
 	char *uri, *host, *port, *unix_path, *export_name;
@@ -76,12 +78,12 @@ struct nbd_target {
 	struct nbd_handle *h0;
 	struct nbd_handle *spare[MAX_QUEUES];
 
-	/* Summed from the queues at their exit. */
-	uint64_t stats[8];
+	/* Summed from the queues at their exit: what only this target has
+	 * (ublkd counts requests by op, failures and latency for every one). */
+	uint64_t stats[NR_ST];
 	int dirty;		/* written since the last flush */
 };
 
-enum { ST_READ, ST_WRITE, ST_FLUSH, ST_DISCARD, ST_ZERO, ST_ERROR, ST_RETRY, ST_RECONNECT };
 
 static uint64_t now_ns(void)
 {
@@ -830,13 +832,11 @@ static void nt_close(struct ublkd_target *t)
 
 	if (!nt)
 		return;
+	/* ublkd logs what was served; this, what only nbd has. */
 	n = nt->stats;
-	if (n[ST_READ] + n[ST_WRITE] + n[ST_FLUSH] + n[ST_DISCARD] + n[ST_ZERO] + n[ST_ERROR])
-		ublkd_info("nbd: %s: served %" PRIu64 " reads, %" PRIu64 " writes, %" PRIu64
-			   " flushes, %" PRIu64 " discards, %" PRIu64 " write-zeroes; %" PRIu64
-			   " failed, %" PRIu64 " retried, %" PRIu64 " reconnects", nt->desc,
-			   n[ST_READ], n[ST_WRITE], n[ST_FLUSH], n[ST_DISCARD], n[ST_ZERO],
-			   n[ST_ERROR], n[ST_RETRY], n[ST_RECONNECT]);
+	if (n[ST_RETRY] + n[ST_RECONNECT])
+		ublkd_info("nbd: %s: %" PRIu64 " requests retried, %" PRIu64 " reconnects",
+			   nt->desc, n[ST_RETRY], n[ST_RECONNECT]);
 	free_target(t);
 }
 
@@ -904,7 +904,7 @@ struct nbd_queue {
 	bool told_failing;
 
 	struct link pending, inflight, done;
-	uint64_t stats[8];
+	uint64_t stats[NR_ST];
 	bool dirty, error_logged;
 };
 
@@ -1017,33 +1017,12 @@ static void update_timer(struct nbd_queue *nq)
 	arm_timer(nq, now, due);
 }
 
-static const char *op_name(unsigned int op)
-{
-	switch (op) {
-	case UBLKD_OP_READ: return "read";
-	case UBLKD_OP_WRITE: return "write";
-	case UBLKD_OP_FLUSH: return "flush";
-	case UBLKD_OP_DISCARD: return "discard";
-	case UBLKD_OP_WRITE_ZEROES: return "write-zeroes";
-	}
-	return "request";
-}
-
 static void finish(struct nbd_queue *nq, struct nreq *r, int res)
 {
-	static const uint8_t stat_of[] = {
-		[UBLKD_OP_READ] = ST_READ, [UBLKD_OP_WRITE] = ST_WRITE,
-		[UBLKD_OP_FLUSH] = ST_FLUSH, [UBLKD_OP_DISCARD] = ST_DISCARD,
-		[UBLKD_OP_WRITE_ZEROES] = ST_ZERO,
-	};
 	struct ublkd_io *io = r->io;
 
 	list_del(&r->link);
-	if (res < 0) {
-		nq->stats[ST_ERROR]++;
-	} else {
-		if (io->op < sizeof(stat_of))
-			nq->stats[stat_of[io->op]]++;
+	if (res >= 0) {
 		if (io->op == UBLKD_OP_FLUSH)
 			nq->dirty = false;
 		else if (io->op != UBLKD_OP_READ)
@@ -1061,7 +1040,7 @@ static void fail(struct nbd_queue *nq, struct nreq *r, int err, const char *why)
 		nq->error_logged = true;
 		ublkd_warn("nbd: %s: %s of %u bytes at offset %" PRIu64 " failed: %s (reported "
 			   "as an I/O error; later failures on queue %u are only counted)",
-			   nq->nt->desc, op_name(io->op), io->len, io->offset,
+			   nq->nt->desc, ublkd_op_name(io->op), io->len, io->offset,
 			   why ? why : strerror(err), nq->id);
 	}
 	finish(nq, r, err == ENOSPC ? -ENOSPC : -EIO);
@@ -1154,7 +1133,7 @@ static void issue(struct nbd_queue *nq, struct nreq *r)
 				int e = nbd_get_errno();
 
 				ublkd_debug("nbd: queue %u: cannot send %s: %s", nq->id,
-					    op_name(io->op), nbd_why());
+					    ublkd_op_name(io->op), nbd_why());
 				r->err = e > 0 && e != ENOTCONN && e != ESHUTDOWN ? e : EIO;
 			}
 		}
@@ -1493,7 +1472,7 @@ static void queue_exit(struct ublkd_queue *q)
 		else
 			disconnect(nq->h, 1000);
 	}
-	for (i = 0; i < 8; i++)
+	for (i = 0; i < NR_ST; i++)
 		__atomic_fetch_add(&nt->stats[i], nq->stats[i], __ATOMIC_RELAXED);
 	if (nq->dirty)
 		__atomic_store_n(&nt->dirty, 1, __ATOMIC_RELAXED);

@@ -74,7 +74,7 @@ timeout 10 tail --pid=$dd_pid -f /dev/null || fail "dd still blocked after del"
 wait $dd_pid || rc=$?
 [ $rc != 0 ] || fail "dd read through the never-completed request without an error"
 wait $pid || fail "ublkd exited $?: $(cat hang.log)"
-re="queue 0 tag [0-9]+: target null never completed a READ of 4096 bytes at offset [0-9]+ \(held [0-9.]+ s\): failing it with EIO so that the device can stop"
+re="queue 0 tag [0-9]+: target null never completed a read of 4096 bytes at offset [0-9]+ \(held [0-9.]+ s\): failing it with EIO so that the device can stop"
 grep -Eq "$re" hang.log || fail "no line naming the stuck request: $(cat hang.log)"
 held=$(sed -n 's/.*(held \([0-9]*\)\.[0-9] s).*/\1/p' hang.log)
 [ "$held" -ge 10 ] || fail "failed after $held s, before the grace period"
