@@ -68,7 +68,7 @@ for mode in "${MODES[@]}"; do
 	cmp -n $((16 * MiB)) -i $((64 * MiB)):0 "$DEV" /dev/zero >/dev/null ||
 		fail "$what: the discarded 64-80 MiB do not read back as zeroes"
 
-	read -r copied cmode < <(ublk list -n "$DEV_ID" --json | jq -r '.[0] | "\(.bytes_copied) \(.copy_mode)"')
+	read -r copied cmode <<<"$(ublk list -n "$DEV_ID" --json | jq -r '.[0] | "\(.bytes_copied) \(.copy_mode)"')"
 	del_dev
 	for op in flushes discards FUA; do
 		n=$(summary_count "$op")
