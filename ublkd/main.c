@@ -599,7 +599,7 @@ int main(int argc, char **argv)
 	char conf_path[4096], rec_path[4096], *conf_target = NULL;
 	struct setup_guard guard = { .stop_efd = -1 };
 	sigset_t sigs;
-	int sfd = -1, ret, status = 1, recovering = 0, served = 0, queues_ran = 0, by_config = 0, skip = 0, i;
+	int sfd = -1, ret, status = 1, recovering = 0, served = 0, by_config = 0, skip = 0, i;
 	int recover_id, sig = 0, lfd = -1;
 
 	log_init("ublkd", LOG_LVL_INFO);
@@ -774,7 +774,6 @@ int main(int argc, char **argv)
 	if ((sig = stop_pending(sfd)) || stats_setup(&dev, recovering) < 0 ||
 	    start_queues(&dev) < 0)
 		goto out_delete;
-	queues_ran = 1;
 	if ((sig = stop_pending(sfd)) ||
 	    (recovering ? device_end_recovery(&dev) : device_start(&dev)) < 0)
 		goto out_stop;
@@ -817,7 +816,9 @@ out_stop:
 out_delete:
 	device_delete(&dev, served || !recovering);
 out_target:
-	if (queues_ran)
+	/* What it served, after serving (not after a failed start: its
+	 * message is the one line a user gets). */
+	if (served || dev.handover)
 		stats_log_summary(&dev);
 	stats_teardown(&dev);	/* after the queue threads: they count into it */
 	plugin_close(&dev.target);
