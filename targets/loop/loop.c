@@ -483,8 +483,8 @@ static int loop_open(struct ublkd_target *t, struct ublkd_setup *s)
 		    s->flags & UBLKD_PARAM_WRITE_ZEROES ? ", write-zeroes" : "");
 	return 0;
 err:
-	/* close() is not called after a failed open(). */
-	loop_free(t);
+	/* release() frees what open() made (ublkd calls it last, whatever
+	 * happened; close() only after an open() that succeeded). */
 	return -1;
 }
 

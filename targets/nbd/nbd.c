@@ -220,10 +220,8 @@ static int config_one(struct ublkd_target *t, const char *name, const char *valu
 
 static int nt_config(struct ublkd_target *t, const char *name, const char *value)
 {
-	if (config_one(t, name, value) == 0)
-		return 0;
-	free_target(t);		/* neither open() nor close() follows */
-	return -1;
+	/* On failure, release() frees what config() made. */
+	return config_one(t, name, value);
 }
 
 /* ---------------------------------------------------------------- TLS policy
@@ -739,7 +737,7 @@ static int nt_open(struct ublkd_target *t, struct ublkd_setup *s)
 		if (!nt->spare[q]) {
 			ublkd_error("nbd: queue %u: cannot connect to %s: %s%s", q, nt->desc,
 				    why, connect_hint(nt, why));
-			goto err_free;	/* frees h0 and the spares */
+			goto err_free;	/* release() frees h0 and the spares */
 		}
 		if (nbd_get_size(nt->spare[q]) != (int64_t)nt->export_size) {
 			ublkd_error("nbd: queue %u: %s changed size between connections", q,
@@ -758,8 +756,9 @@ static int nt_open(struct ublkd_target *t, struct ublkd_setup *s)
 err:
 	nbd_close(h);
 err_free:
-	/* close() is not called after a failed open(). */
-	free_target(t);
+	/* release() frees the rest, h0 and the spares included (ublkd calls
+	 * it last, whatever happened; close() only after an open() that
+	 * succeeded). */
 	return -1;
 }
 
