@@ -1,5 +1,6 @@
 #!/bin/bash
 # timeout: 600
+# kernels: first
 # ext4 and xfs on the loop target: mkfs, mount, copy a tree of files,
 # checksum, unmount, fsck -fn / xfs_repair -n clean, then through a NEW ublkd
 # on the same backing: remount and re-verify.  ext4 over a file on tmpfs

@@ -1,5 +1,6 @@
 #!/bin/bash
 # timeout: 600
+# kernels: first
 # What is written through the device is byte-identical to the backing at the
 # right offset (cmp), and what the backing holds reads back through the
 # device - plain, and with --offset and -s (the bytes around the window stay

@@ -6,6 +6,8 @@
 # numbers), leave nothing behind and render its Markdown table.
 # kernels: first
 . "$(dirname "$0")/../lib/common.sh"
+# 90 s of CI time for the harness, not for ublkd: make check-stress runs it.
+[ "${UBLKD_TEST_STRESS:-}" = 1 ] || skip "the bench harness's smoke test: run it with make check-stress"
 require_cmd fio jq
 bench=$UBLKD_SRCDIR/tests/bench
 out=$(mktemp "${TMPDIR:-/tmp}/bench.XXXXXX.json")
