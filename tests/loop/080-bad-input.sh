@@ -24,9 +24,9 @@ expect_refusal "offset past the end" "--offset 33554432 is at or past the end of
 	add -f "$W/ok.img" --offset 32M
 expect_refusal "offset leaves < 512 bytes" "has only 256 bytes after --offset" \
 	add -f "$W/odd.img" --offset 32M
-expect_refusal "offset not a multiple of 512" "invalid value '1000' for --offset: expected .*multiple of 512" \
+expect_refusal "offset not a multiple of 512" "invalid value '1000' for (-o/)?--offset: expected .*multiple of 512" \
 	add -f "$W/ok.img" --offset 1000
-expect_refusal "offset not a number" "invalid value '12Q' for --offset" add -f "$W/ok.img" --offset 12Q
+expect_refusal "offset not a number" "invalid value '12Q' for -o/--offset" add -f "$W/ok.img" --offset 12Q
 expect_refusal "-s larger than the file" "-s 67108864 is larger than $W/ok.img .*give -s at most 33554432" \
 	add -f "$W/ok.img" -s 64M
 expect_refusal "-s larger than the window after --offset" "-s 33554432 is larger than .*after --offset.*at most 32505856" \
