@@ -66,16 +66,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memset(&t, 0, sizeof(t));
 	t.ops = ops;
-	if (configure(&t, text) < 0) {
-		ops->close(&t);		/* as ublkd does after a refused option */
-		goto out;
+	if (configure(&t, text) == 0) {
+		memset(&setup, 0, sizeof(setup));
+		setup.nr_queues = 1;
+		setup.queue_depth = 128;
+		plugin_open(&t, &setup);
 	}
-	memset(&setup, 0, sizeof(setup));
-	setup.nr_queues = 1;
-	setup.queue_depth = 128;
-	if (ops->open(&t, &setup) == 0)
-		ops->close(&t);		/* a failed open() frees everything itself */
-out:
+	/* As ublkd does: close() iff open() succeeded, then release(). */
+	plugin_release(&t);
 	free(text);
 	return 0;
 }

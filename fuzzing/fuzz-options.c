@@ -36,8 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memset(&t, 0, sizeof(t));
 		t.ops = ops;
 		plugin_configure(&t, &cfg);
-		if (ops->close)
-			ops->close(&t);
+		plugin_release(&t);	/* as ublkd does, whatever configure did */
 	}
 	options_free(&cfg);
 	free(text);

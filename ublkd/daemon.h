@@ -291,6 +291,7 @@ void plugin_unload(struct ublkd_target *t);
 int plugin_configure(struct ublkd_target *t, const struct dev_config *cfg);
 int plugin_open(struct ublkd_target *t, struct ublkd_setup *s);
 void plugin_close(struct ublkd_target *t);
+void plugin_release(struct ublkd_target *t);
 
 /* device.c */
 int device_setup(struct ublkd_dev *dev);

@@ -215,13 +215,19 @@ void plugin_close(struct ublkd_target *t)
 	t->opened = 0;
 }
 
+/* The end of a target's life short of dlclose(): close() if open, then
+ * release().  The fuzzing harnesses end each input with it. */
+void plugin_release(struct ublkd_target *t)
+{
+	plugin_close(t);
+	if (t->ops->release)
+		t->ops->release(t);
+}
+
 void plugin_unload(struct ublkd_target *t)
 {
-	if (t->ops) {
-		plugin_close(t);
-		if (t->ops->release)
-			t->ops->release(t);
-	}
+	if (t->ops)
+		plugin_release(t);
 	if (t->dl && !getenv("UBLKD_KEEP_PLUGINS"))	/* keep for leak reports */
 		dlclose(t->dl);
 	t->dl = NULL;
