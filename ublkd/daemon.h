@@ -193,7 +193,7 @@ struct ublkd_queue {
 	unsigned int nr_busy;	/* tags away from the kernel */
 	uint64_t nr_requests;	/* requests received */
 	unsigned int nr_live;	/* tags not dead */
-	uint64_t now_ms;	/* ublkd_now_ms() after the last wait */
+	uint64_t now_ms;	/* when the last wait returned (ublkd_now_ms's clock) */
 	int files[QUEUE_NR_FILES - 1];	/* the target's fds in slots 1.. */
 
 	struct ublkd_dev *dev;
@@ -217,8 +217,7 @@ struct ublkd_queue {
 	const char *fail_what;	/* ... in this call */
 	uint64_t nr_bad_completions;	/* target completions ignored */
 	unsigned int bad_logged;	/* ... of which logged */
-	uint64_t bytes_copied;	/* data bytes through daemon memory */
-	uint64_t zc_fallbacks;	/* ZC_AUTO requests that came with NEED_REG_BUF */
+	int zc_fallback_warned;	/* the first ZC_AUTO fallback was logged */
 	struct queue_stats *stats;	/* the counters (stats.h) */
 	/* Testing aid (UBLKD_TEST_AUTO_REG_MISS=N): every Nth fetch asks for
 	 * an index past the buffer table, so that the kernel's automatic
@@ -309,7 +308,6 @@ void device_delete(struct ublkd_dev *dev, int del_kernel_dev);
 int device_write_runstate(struct ublkd_dev *dev);
 const char *device_mode_name(const struct ublkd_dev *dev);
 const char *device_zc_name(enum zc_mech zc);
-uint64_t device_bytes_copied(const struct ublkd_dev *dev);
 const char *recovery_name(uint64_t flags);
 
 /* resize.c: 0, or -1 after one line; *old_size: the size before */
@@ -360,18 +358,13 @@ static inline unsigned int ud_tag(uint64_t ud)  { return ud & 0xffff; }
 static inline unsigned int ud_kind(uint64_t ud) { return (ud >> 16) & 0xff; }
 static inline uint32_t ud_cookie(uint64_t ud)   { return ud >> 32; }
 
-/* Only the queue thread writes; the main thread reads for the state file. */
-static inline void count_copied(struct ublkd_queue *q, uint64_t n)
-{
-	__atomic_store_n(&q->bytes_copied, q->bytes_copied + n, __ATOMIC_RELAXED);
-}
-
-/* A cheap clock (a few ms of resolution) for how long a request is held. */
+/* How long a request is held, in ms: CLOCK_MONOTONIC, the clock of the
+ * statistics (the queue loop takes q->now_ms from its batch stamp). */
 static inline uint64_t ublkd_now_ms(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 

@@ -99,7 +99,9 @@ void data_request(struct ublkd_queue *q, struct tag *t)
 	if (has_data(op) && mode == UBLKD_DATA_ZERO_COPY &&
 	    !(q->target_features & UBLKD_TARGET_NO_DATA) &&
 	    (q->zc == ZC_REGISTER || (d->op_flags & UBLK_IO_F_NEED_REG_BUF))) {
-		if (q->zc == ZC_AUTO && !q->zc_fallbacks++)
+		if (q->zc == ZC_AUTO)
+			stats_zc_fallback(q);
+		if (q->zc == ZC_AUTO && !q->zc_fallback_warned++)
 			ublkd_warn("queue %u: the kernel could not register a request's buffer "
 				   "automatically (tag %u): registering explicitly", q->q_id,
 				   t->io.tag);
@@ -112,7 +114,7 @@ void data_request(struct ublkd_queue *q, struct tag *t)
 		return;
 	}
 	if (op == UBLK_IO_OP_WRITE && mode == UBLKD_DATA_COPY)
-		count_copied(q, t->io.len);
+		stats_copied(q, t->io.len);
 	to_target(q, t);
 }
 
@@ -128,7 +130,7 @@ void data_commit(struct ublkd_queue *q, struct tag *t)
 	}
 	if (t->io.op == UBLK_IO_OP_READ && t->result > 0 &&
 	    q->data_mode == UBLKD_DATA_COPY)
-		count_copied(q, t->result);
+		stats_copied(q, t->result);
 	stats_commit(q, &t->io, t->result);
 	q->nr_busy--;
 	queue_submit_fetch(q, t, UBLK_U_IO_COMMIT_AND_FETCH_REQ);
@@ -202,7 +204,7 @@ void data_cqe(struct ublkd_queue *q, struct tag *t, unsigned int kind,
 		return;
 	case UD_UCOPY:
 		if (res > 0)
-			count_copied(q, res);
+			stats_copied(q, res);
 		if (t->state == TAG_PREPARING) {
 			if (res == (int)t->io.len) {
 				to_target(q, t);

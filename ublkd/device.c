@@ -16,6 +16,7 @@
 #include "log.h"
 #include "parse.h"
 #include "runstate.h"
+#include "stats.h"
 
 /* How long a deleted device's id may take to be freed: the queues' rings
  * drop their references asynchronously. */
@@ -358,7 +359,6 @@ int device_set_scheduler(struct ublkd_dev *dev)
  * threads still serve); then the queue threads are told to exit. */
 void device_stop(struct ublkd_dev *dev, int stop_kernel_dev)
 {
-	uint64_t fallbacks = 0;
 	unsigned int q;
 	int ret;
 
@@ -369,13 +369,8 @@ void device_stop(struct ublkd_dev *dev, int stop_kernel_dev)
 	}
 	for (q = 0; q < dev->info.nr_hw_queues; q++)
 		queue_request_stop(&dev->queues[q]);
-	for (q = 0; q < dev->info.nr_hw_queues; q++) {
+	for (q = 0; q < dev->info.nr_hw_queues; q++)
 		queue_join(&dev->queues[q]);
-		fallbacks += dev->queues[q].zc_fallbacks;
-	}
-	if (fallbacks)
-		ublkd_info("zero copy: %llu requests were registered explicitly after the "
-			   "kernel's automatic registration fell back", (unsigned long long)fallbacks);
 }
 
 /* Delete the device without waiting for whoever still holds its disk
@@ -430,16 +425,6 @@ const char *device_zc_name(enum zc_mech zc)
 	}
 }
 
-uint64_t device_bytes_copied(const struct ublkd_dev *dev)
-{
-	uint64_t sum = 0;
-	unsigned int q;
-
-	for (q = 0; dev->queues && q < dev->info.nr_hw_queues; q++)
-		sum += __atomic_load_n(&dev->queues[q].bytes_copied, __ATOMIC_RELAXED);
-	return sum;
-}
-
 /* /run/ublkd/<id>.state for `ublk list`, `del` and `recover`: a libconfig
  * file, read back with libconfig (runstate_lookup_*). */
 int device_write_runstate(struct ublkd_dev *dev)
@@ -469,7 +454,7 @@ int device_write_runstate(struct ublkd_dev *dev)
 	ret |= runstate_add_bool(r, "read_only", !!(s->flags & UBLKD_PARAM_READ_ONLY));
 	ret |= runstate_add_string(r, "copy_mode", device_mode_name(dev));
 	ret |= runstate_add_string(r, "zero_copy_mechanism", device_zc_name(dev->zc));
-	ret |= runstate_add_int(r, "bytes_copied", (int64_t)device_bytes_copied(dev));
+	ret |= runstate_add_int(r, "bytes_copied", (int64_t)stats_bytes_copied(dev));
 	ret |= runstate_add_string(r, "recovery", recovery_name(dev->info.flags));
 	ret |= runstate_add_string(r, "config", dev->cfg.config ? dev->cfg.config : "");
 	ret |= runstate_add_int(r, "flags", (int64_t)dev->info.flags);

@@ -506,7 +506,7 @@ static void serve(struct ublkd_dev *dev, int sfd, int lfd)
 			sd_notify(0, "WATCHDOG=1");
 		stats_notify_status(dev);	/* live rates, every few seconds */
 		stats_write_metrics_file(dev, 0);
-		n = device_bytes_copied(dev);
+		n = stats_bytes_copied(dev);
 		if (n != last_copied) {
 			last_copied = n;
 			device_write_runstate(dev);

@@ -354,8 +354,8 @@ static void queue_loop(struct ublkd_queue *q)
 			__atomic_store_n(&q->fail_err, ret, __ATOMIC_RELEASE);
 			return;
 		}
-		q->now_ms = ublkd_now_ms();
-		stats_batch_start(q);
+		stats_batch_start(q);	/* one clock read per batch, for both */
+		q->now_ms = q->stats->batch_ns / 1000000;
 		n = 0;
 		io_uring_for_each_cqe(&q->ring, head, cqe) {
 			dispatch(q, cqe);

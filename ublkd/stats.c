@@ -204,6 +204,21 @@ void stats_log_summary(struct ublkd_dev *dev)
 		   " write-zeroes; %" PRIu64 " failed", dev->info.dev_id, n.ops[STATS_READ],
 		   n.ops[STATS_WRITE], n.fua_writes, n.ops[STATS_FLUSH], n.ops[STATS_DISCARD],
 		   n.ops[STATS_WRITE_ZEROES], failed);
+	if (n.zc_fallbacks)
+		ublkd_info("zero copy: %" PRIu64 " requests were registered explicitly after the "
+			   "kernel's automatic registration fell back", n.zc_fallbacks);
+}
+
+uint64_t stats_bytes_copied(const struct ublkd_dev *dev)
+{
+	uint64_t sum = 0;
+	unsigned int q;
+
+	/* One queue thread writes each; a relaxed load sees a whole value. */
+	for (q = 0; dev->stats && q < dev->info.nr_hw_queues; q++)
+		sum += __atomic_load_n(&stats_queue_at(dev->stats->base, q)->bytes_copied,
+				       __ATOMIC_RELAXED);
+	return sum;
 }
 
 void stats_teardown(struct ublkd_dev *dev)

@@ -125,6 +125,22 @@ static inline unsigned int stats_bucket(uint64_t ns)
 	return b < STATS_NR_BUCKETS ? b : STATS_NR_BUCKETS - 1;
 }
 
+/* n data bytes went through the daemon's memory (copy, user copy). */
+static inline void stats_copied(struct ublkd_queue *q, uint64_t n)
+{
+	STATS_ADD(&q->stats->sh->bytes_copied, n);
+}
+
+/* A ZC_AUTO request came with NEED_REG_BUF: registered explicitly. */
+static inline void stats_zc_fallback(struct ublkd_queue *q)
+{
+	STATS_ADD(&q->stats->sh->zc_fallbacks, 1);
+}
+
+/* The main thread, any time: data bytes through the daemon's memory since
+ * the device was made (recoveries continue its file's count). */
+uint64_t stats_bytes_copied(const struct ublkd_dev *dev);
+
 /* About to enter io_uring, which commits what this batch completed. */
 static inline void stats_batch_end(struct ublkd_queue *q)
 {
@@ -133,9 +149,6 @@ static inline void stats_batch_end(struct ublkd_queue *q)
 
 	if (s->nr_done)
 		stats_flush_latencies(q);
-	/* Kept by the data path (daemon.h): copied here, once per batch. */
-	STATS_SET(&sh->bytes_copied, q->bytes_copied);
-	STATS_SET(&sh->zc_fallbacks, q->zc_fallbacks);
 	__atomic_store_n(&sh->seq, sh->seq + 1, __ATOMIC_RELEASE);	/* even */
 }
 

@@ -28,6 +28,7 @@
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <systemd/sd-login.h>
 #include "cli.h"
 #include "ctrl.h"
 #include "log.h"
@@ -104,27 +105,23 @@ static int new_ublkd_accepts(uint32_t id, pid_t old)
 	return 0;
 }
 
-/* The ublkd@NAME.service whose main process pid is (from its cgroup), in
+/* The ublkd@NAME.service pid runs in (libsystemd reads its cgroup), in
  * unit; 0 if none. */
 static int systemd_unit(pid_t pid, char *unit, size_t len)
 {
-	char path[64], line[512], *name;
-	int found = 0;
-	FILE *f;
+	static const char prefix[] = "ublkd@", suffix[] = ".service";
+	char *name = NULL;
+	size_t n;
+	int found;
 
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
-	f = fopen(path, "re");
-	if (!f)
+	if (sd_pid_get_unit(pid, &name) < 0)
 		return 0;
-	while (!found && fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\n")] = 0;
-		name = strrchr(line, '/');
-		found = name && !strncmp(name + 1, "ublkd@", 6) &&
-			strlen(name) > 9 && !strcmp(name + strlen(name) - 8, ".service");
-		if (found)
-			snprintf(unit, len, "%s", name + 1);
-	}
-	fclose(f);
+	n = strlen(name);
+	found = n > strlen(prefix) + strlen(suffix) && !strncmp(name, prefix, strlen(prefix)) &&
+		!strcmp(name + n - strlen(suffix), suffix);
+	if (found)
+		snprintf(unit, len, "%s", name);
+	free(name);
 	return found;
 }
 
