@@ -127,6 +127,10 @@ void stats_write_metrics(FILE *f, const struct stats_device_snap *devs, unsigned
 		"When the device's current daemon started, since the Unix epoch." };
 	static const struct family rec = { "ublkd_recoveries", COUNTER,
 		"Daemons that took the device over after its daemon died." };
+	static const struct family upg = { "ublkd_upgrades", COUNTER,
+		"Daemons that took the device over for ublk upgrade." };
+	static const struct family recon = { "ublkd_reconnects", COUNTER,
+		"The target's reconnections to its server (nbd), over all queues." };
 	static const struct family reqs = { "ublkd_requests", COUNTER,
 		"Requests completed, by operation." };
 	static const struct family bytes = { "ublkd_bytes", COUNTER,
@@ -167,6 +171,14 @@ void stats_write_metrics(FILE *f, const struct stats_device_snap *devs, unsigned
 	for (d = 0; d < n; d++)
 		fprintf(f, "ublkd_recoveries_total{device=\"%u\"} %llu\n", devs[d].dev.dev_id,
 			(unsigned long long)devs[d].dev.recoveries);
+	header(f, &upg, fmt);
+	for (d = 0; d < n; d++)
+		fprintf(f, "ublkd_upgrades_total{device=\"%u\"} %llu\n", devs[d].dev.dev_id,
+			(unsigned long long)devs[d].dev.upgrades);
+	header(f, &recon, fmt);
+	for (d = 0; d < n; d++)
+		fprintf(f, "ublkd_reconnects_total{device=\"%u\"} %llu\n", devs[d].dev.dev_id,
+			(unsigned long long)devs[d].dev.reconnects);
 	header(f, &reqs, fmt);
 	per_op(f, devs, n, "ublkd_requests_total", offsetof(struct stats_queue, ops));
 	header(f, &bytes, fmt);

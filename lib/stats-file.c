@@ -97,6 +97,46 @@ void stats_map_close(struct stats_map *m)
 	m->fd = -1;
 }
 
+void stats_dev_events(const void *base, struct stats_dev *dev)
+{
+	const struct stats_dev *h = base;
+
+	dev->recoveries = __atomic_load_n(&h->recoveries, __ATOMIC_RELAXED);
+	dev->upgrades = __atomic_load_n(&h->upgrades, __ATOMIC_RELAXED);
+	dev->reconnects = __atomic_load_n(&h->reconnects, __ATOMIC_RELAXED);
+}
+
+int stats_mark_upgrading(uint32_t dev_id, int on)
+{
+	struct stats_dev d;
+	char path[256];
+	struct stat st;
+	void *base;
+	int fd, ret = 0;
+
+	runstate_path(dev_id, "stats", path, sizeof(path));
+	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	/* The daemon's own file only (as its successor checks it). */
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    (size_t)st.st_size < sizeof(struct stats_dev)) {
+		close(fd);
+		return -EPROTO;
+	}
+	base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (base == MAP_FAILED)
+		return -errno;
+	if (stats_map_check(base, (size_t)st.st_size, &d) < 0)
+		ret = -EPROTO;
+	else
+		__atomic_store_n(&((struct stats_dev *)base)->upgrading, on ? 1 : 0,
+				 __ATOMIC_RELEASE);
+	munmap(base, (size_t)st.st_size);
+	return ret;
+}
+
 static void copy_words(const struct stats_queue *src, struct stats_queue *dst)
 {
 	const uint64_t *s = (const uint64_t *)src;

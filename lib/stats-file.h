@@ -5,8 +5,10 @@
  * The daemon maps the file shared and its queue threads count into it; any
  * process maps it read-only and takes snapshots, never stopping the I/O.
  * Layout: one struct stats_dev (written before the file is published,
- * then only `recoveries` changes), then one struct stats_queue per queue,
- * each in cache lines of its own, written by that queue's thread alone.
+ * then only its event counts and `upgrading` change, with atomic stores
+ * and adds: rare events, from any thread or process), then one struct
+ * stats_queue per queue, each in cache lines of its own, written by that
+ * queue's thread alone.
  *
  * Consistency: a queue's `seq` is odd while its thread updates the block
  * (seqlock).  A reader copies the block and retries until it read the
@@ -48,7 +50,15 @@ struct stats_dev {
 	uint32_t nr_queues;
 	uint32_t dev_id;
 	uint32_t depth;
-	uint64_t recoveries;	/* daemons that took the device over */
+	uint64_t recoveries;	/* daemons that took the device over after its
+				 * daemon died (ublk recover, a restart) */
+	uint64_t upgrades;	/* daemons that took it over for `ublk upgrade` */
+	uint64_t reconnects;	/* the target's reconnections to its server
+				 * (nbd: one per queue connection) */
+	uint32_t upgrading;	/* set by `ublk upgrade` before the daemon
+				 * leaves: the next takeover is an upgrade
+				 * (and clears it) */
+	uint32_t pad;
 	uint64_t created_ns;	/* CLOCK_REALTIME: the device's first start */
 	uint64_t started_ns;	/* CLOCK_REALTIME: this daemon's start */
 	int64_t pid;		/* this daemon */
@@ -109,6 +119,13 @@ int stats_map_open(uint32_t dev_id, struct stats_map *m);
 /* The same, from an open file or a mapping already made (tests). */
 int stats_map_check(const void *base, size_t len, struct stats_dev *out);
 void stats_map_close(struct stats_map *m);
+/* Copy the event counts of the header at base (a mapped file: they change
+ * while it is mapped, atomically) into dev. */
+void stats_dev_events(const void *base, struct stats_dev *dev);
+/* `ublk upgrade`: set (on 1) or clear the file's `upgrading` mark, so that
+ * the daemon that takes the device over next counts an upgrade, not a
+ * recovery.  0; -errno (-ENOENT: no statistics file). */
+int stats_mark_upgrading(uint32_t dev_id, int on);
 
 /* Copy queue block src into dst consistently: 0; 1 if the writer kept it
  * odd too long (a dead daemon) and dst is the last copy taken. */

@@ -94,6 +94,20 @@ static void text_row(const char *name, const struct stats_queue *d, double secs,
 	       (unsigned long long)r.errors);
 }
 
+/* The device's takeovers and reconnects since it was added: under its row
+ * when there were any, always with -v. */
+static void text_events(const struct dev *d, const struct opts *o)
+{
+	struct stats_dev ev;
+
+	stats_dev_events(d->map.base, &ev);
+	if (!o->verbose && !ev.recoveries && !ev.upgrades && !ev.reconnects)
+		return;
+	printf("  since added: recoveries %llu, upgrades %llu, reconnects %llu\n",
+	       (unsigned long long)ev.recoveries, (unsigned long long)ev.upgrades,
+	       (unsigned long long)ev.reconnects);
+}
+
 static void text_report(struct dev *devs, int n, const struct opts *o)
 {
 	char name[32];
@@ -106,6 +120,7 @@ static void text_report(struct dev *devs, int n, const struct opts *o)
 
 		snprintf(name, sizeof(name), "ublkb%u", d->map.dev.dev_id);
 		text_row(name, &d->delta, d->secs, d->total.in_flight);
+		text_events(d, o);
 		if (!o->verbose)
 			continue;
 		for (q = 0; q < d->map.dev.nr_queues; q++) {
@@ -182,7 +197,9 @@ static void json_report(struct dev *devs, int n, const struct opts *o)
 	for (i = 0; i < n; i++) {
 		struct dev *d = &devs[i];
 		const struct stats_dev *h = &d->map.dev;
+		struct stats_dev ev;
 
+		stats_dev_events(d->map.base, &ev);
 		json_open_object(&j, NULL);
 		json_uint(&j, "id", h->dev_id);
 		snprintf(path, sizeof(path), UBLK_BLOCK_FMT, h->dev_id);
@@ -193,9 +210,9 @@ static void json_report(struct dev *devs, int n, const struct opts *o)
 		json_uint(&j, "queues", h->nr_queues);
 		json_uint(&j, "depth", h->depth);
 		json_int(&j, "pid", h->pid);
-		json_uint(&j, "recoveries", __atomic_load_n(&((const struct stats_dev *)
-							     d->map.base)->recoveries,
-							     __ATOMIC_RELAXED));
+		json_uint(&j, "recoveries", ev.recoveries);
+		json_uint(&j, "upgrades", ev.upgrades);
+		json_uint(&j, "reconnects", ev.reconnects);
 		json_double(&j, "device_start_time", (double)h->created_ns / 1e9);
 		json_double(&j, "daemon_start_time", (double)h->started_ns / 1e9);
 		json_double(&j, "interval_seconds", d->secs);
@@ -447,9 +464,7 @@ int cmd_stat(int argc, char **argv)
 				goto out;
 			for (i = 0; i < nd; i++) {
 				snaps[i].dev = devs[i].map.dev;
-				snaps[i].dev.recoveries = __atomic_load_n(
-					&((const struct stats_dev *)devs[i].map.base)->recoveries,
-					__ATOMIC_RELAXED);
+				stats_dev_events(devs[i].map.base, &snaps[i].dev);
 				snaps[i].queues = devs[i].now;
 			}
 			stats_write_metrics(stdout, snaps, (unsigned int)nd, STATS_OPENMETRICS);

@@ -132,6 +132,8 @@ struct ublkd_target {
 	int opened;				/* open() succeeded, close() due */
 	void *priv;
 	struct ublkd_setup setup;
+	struct ublkd_dev *dev;			/* the device it serves (NULL in
+						 * the fuzz harnesses) */
 };
 
 /* What a tag is doing right now. */

@@ -666,6 +666,7 @@ int main(int argc, char **argv)
 		ublkd_error("no target given: use -t TYPE (null, loop, nbd); see 'ublkd --help'");
 		return UBLKD_EXIT_CONFIG;
 	}
+	dev.target.dev = &dev;	/* for ublkd_count_reconnect() */
 	ret = plugin_load(&dev.target, type);
 	free(conf_target);
 	if (ret < 0)

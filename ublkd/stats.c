@@ -3,7 +3,7 @@
  * stats.c - the daemon's statistics file, /run/ublkd/<id>.stats (layout in
  * lib/stats-file.h; the hot-path counting is inline in stats.h): made before
  * the queue threads start, taken over with its counts by the daemon that
- * recovers the device, removed with the other runtime files.  Also the
+ * recovers or upgrades the device, removed with the other runtime files.  Also the
  * main thread's uses of the counters: systemd's STATUS= line.
  */
 #include <errno.h>
@@ -132,7 +132,11 @@ static void *take_over_file(struct ublkd_dev *dev, size_t len)
 	}
 	h = base;
 	fill_header(dev, h);
-	STATS_SET(&h->recoveries, old.recoveries + 1);
+	/* `ublk upgrade` marked the file before the old daemon left. */
+	if (__atomic_exchange_n(&h->upgrading, 0, __ATOMIC_ACQ_REL))
+		__atomic_add_fetch(&h->upgrades, 1, __ATOMIC_RELAXED);
+	else
+		__atomic_add_fetch(&h->recoveries, 1, __ATOMIC_RELAXED);
 	return base;
 }
 
@@ -247,6 +251,16 @@ void stats_teardown(struct ublkd_dev *dev)
 	dev->stats = NULL;
 }
 
+void stats_count_reconnect(struct ublkd_dev *dev)
+{
+	struct dev_stats *ds = dev->stats;
+
+	/* Before the file exists (a target's open()) there is none to count. */
+	if (ds && ds->base)
+		__atomic_add_fetch(&((struct stats_dev *)ds->base)->reconnects, 1,
+				   __ATOMIC_RELAXED);
+}
+
 void stats_flush_latencies(struct ublkd_queue *q)
 {
 	struct queue_stats *s = q->stats;
@@ -293,7 +307,8 @@ static int write_metrics(struct ublkd_dev *dev)
 	int fd, ret = 0;
 	FILE *f;
 
-	snap.dev = *(const struct stats_dev *)ds->base;
+	memcpy(&snap.dev, ds->base, sizeof(snap.dev));
+	stats_dev_events(ds->base, &snap.dev);	/* the counts that change */
 	snap.queues = stats_calloc(dev->info.nr_hw_queues, sizeof(*snap.queues));
 	if (!snap.queues)
 		return -ENOMEM;

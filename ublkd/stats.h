@@ -49,6 +49,8 @@ void stats_status_line(struct ublkd_dev *dev, const char *rates, char *buf, size
  * submitted mid-batch): count those latencies now. */
 void stats_flush_latencies(struct ublkd_queue *q);
 void stats_log_summary(struct ublkd_dev *dev);
+/* ublkd_count_reconnect(): the target reconnected; any thread. */
+void stats_count_reconnect(struct ublkd_dev *dev);
 
 static inline uint64_t stats_clock_ns(void)
 {

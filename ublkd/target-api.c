@@ -3,6 +3,7 @@
  * in data.c, ublkd_queue_register_file() in queue.c, messages in
  * lib/log.c). */
 #include "daemon.h"
+#include "stats.h"
 
 void ublkd_target_set_priv(struct ublkd_target *t, void *priv) { t->priv = priv; }
 void *ublkd_target_priv(const struct ublkd_target *t) { return t->priv; }
@@ -14,6 +15,12 @@ unsigned int ublkd_queue_id(const struct ublkd_queue *q) { return q->q_id; }
 enum ublkd_data_mode ublkd_queue_data_mode(const struct ublkd_queue *q)
 {
 	return q->data_mode;
+}
+
+void ublkd_count_reconnect(struct ublkd_target *t)
+{
+	if (t->dev)
+		stats_count_reconnect(t->dev);
 }
 
 const char *ublkd_op_name(unsigned int op)

@@ -14,6 +14,8 @@
  *      --recover -n ID` started from here, or, for a device of
  *      ublkd@NAME.service, systemd's restart (the old daemon exits 4), so
  *      that the new daemon is the unit's main process.
+ * Before step 2 it marks the device's statistics file, so that the new
+ * daemon counts an upgrade there, not a recovery (ublk stat).
  * The pause is from step 2 to the device being live again.  If the new
  * daemon fails in step 3 the device waits, its I/O held, for `ublk
  * recover` (or a restart of the unit).
@@ -33,6 +35,7 @@
 #include "ctrl.h"
 #include "log.h"
 #include "runstate.h"
+#include "stats-file.h"
 #include "ublk-features.h"
 
 /* How long the old daemon may take to leave: the kernel's wait for idle
@@ -264,6 +267,9 @@ int cmd_upgrade(int argc, char **argv)
 	if (!new_ublkd_accepts(id, old))
 		goto fail;
 	systemd_unit(old, unit, sizeof(unit));
+	/* The next daemon counts an upgrade, not a recovery (ublk stat); no
+	 * statistics file (an older daemon's device): nothing to count in. */
+	stats_mark_upgrading(id, 1);
 
 	t0 = now_ms();
 	if (no_quiesce(features, info.flags, why, sizeof(why))) {
@@ -272,14 +278,14 @@ int cmd_upgrade(int argc, char **argv)
 		kill(old, SIGKILL);
 	} else {
 		if (ask_daemon(id, old, "upgrade", ans, sizeof(ans)))
-			goto fail;
+			goto unmark;
 		if (!strncmp(ans, "ok crash ", 9))
 			ublkd_info("the ublkd of device %u could not quiesce it (%s): upgrading "
 				   UBLK_BLOCK_FMT " through crash recovery", id, ans + 9, id);
 		else if (strcmp(ans, "ok quiesced")) {
 			ublkd_error("unexpected answer from the ublkd of device %u: '%.80s': use the "
 				    "ublk of the same version", id, ans);
-			goto fail;
+			goto unmark;
 		}
 	}
 	if (!gone(old, LEAVE_LIMIT_MS)) {
@@ -307,7 +313,12 @@ int cmd_upgrade(int argc, char **argv)
 	printf("upgraded " UBLK_BLOCK_FMT " in %.2f s (ublkd pid %d -> %d%s%s)\n", id,
 	       (t1 - t0) / 1000.0, old, new, unit[0] ? ", " : "", unit);
 	return 0;
+unmark:
+	/* The old daemon did not leave: no takeover follows. */
+	stats_mark_upgrading(id, 0);
 fail:
+	/* A new daemon that failed leaves the mark: the `ublk recover` that
+	 * finishes this upgrade counts as one. */
 	ctrl_close(&c);
 	return 1;
 }

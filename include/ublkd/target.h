@@ -227,6 +227,11 @@ enum ublkd_data_mode ublkd_queue_data_mode(const struct ublkd_queue *q);
  * "request": for messages.  Since ublkd 0.3. */
 const char *ublkd_op_name(unsigned int op);
 
+/* Count one reconnection to the target's server (a connection lost and
+ * made again) in the device's statistics: `ublk stat`'s reconnects.  Any
+ * thread.  Since ublkd 0.3. */
+void ublkd_count_reconnect(struct ublkd_target *t);
+
 /* An SQE on the queue's ring (never NULL: ublkd submits to make room).
  * Submission happens in batches when the queue loop waits. */
 struct io_uring_sqe *ublkd_get_sqe(struct ublkd_queue *q);

@@ -1255,6 +1255,7 @@ static void connected(struct nbd_queue *nq)
 	nq->state = C_READY;
 	nq->backoff_ms = BACKOFF_MIN_MS;
 	nq->stats[ST_RECONNECT]++;
+	ublkd_count_reconnect(ublkd_queue_target(nq->q));	/* ublk stat's reconnects */
 	ublkd_info("nbd: queue %u: reconnected to %s after %.1f s", nq->id, nq->nt->desc,
 		   (double)(now_ns() - nq->down_since) / NS_PER_S);
 	nq->down_since = 0;

@@ -9,7 +9,8 @@
 # (6.12) one line says the crash-recovery path is taken.  Then the
 # transaction: a new ublkd that fails its check leaves the old one serving; a
 # new ublkd that fails after the quiesce leaves the device waiting with its
-# I/O held, and `ublk recover` brings it back with the data intact.  Then
+# I/O held, and `ublk recover` brings it back with the data intact.  `ublk
+# stat` counts each upgrade (the recover that finishes one too), no recovery.  Then
 # what upgrade refuses.
 # timeout: 900
 . "$(dirname "$0")/../lib/common.sh"
@@ -72,6 +73,10 @@ for mode in "${modes[@]}"; do
 		fi
 	done
 	io_stop
+	# ublk stat: every upgrade counted as one, none as a recovery.
+	counts=$(ublk stat -n "$id" --json | jq -r '.[0] | "\(.upgrades) \(.recoveries)"')
+	[ "$counts" = "$cycles 0" ] ||
+		fail "ublk stat: upgrades and recoveries '$counts' after $cycles upgrades, want '$cycles 0'"
 	echo "($SECONDS s)"
 	touch "$watch.stop"
 	wait "$watcher"
@@ -120,6 +125,9 @@ kill -0 "$reader" 2>/dev/null || fail "a read of the waiting device did not wait
 out=$(ublk recover -n "$id") && [ "$out" = "$dev" ] || fail "ublk recover after the failed upgrade: $out"
 wait "$reader" || fail "the read held during the failed upgrade failed"
 cmp "$TMPDIR/data" "$TMPDIR/back" || fail "data differs after the failed upgrade and recovery"
+# The recover finished the upgrade: counted as one (ublk stat).
+counts=$(ublk stat -n "$id" --json | jq -r '.[0] | "\(.upgrades) \(.recoveries)"')
+[ "$counts" = "1 0" ] || fail "ublk stat: upgrades and recoveries '$counts' after a failed upgrade finished by ublk recover, want '1 0'"
 echo "($SECONDS s)"
 echo "ok: a failed upgrade leaves the device waiting; ublk recover brings it back, the held read completes, the data is intact"
 ublk del -n "$id"

@@ -10,7 +10,9 @@
 #   shrunk loop backing file fail with EIO, counted as read errors.
 #   Recovery: after kill -9 the dead daemon's counts still read; after
 #   `ublk recover` the new daemon goes on from them (recoveries 1) and
-#   counts on.  The file goes with `ublk del`; what `ublk stat` refuses.
+#   counts on.  Upgrade: `ublk upgrade` counts an upgrade, not a recovery
+#   (text, --json, --openmetrics), and the counts go on.  The file goes
+#   with `ublk del`; what `ublk stat` refuses.
 # Every check of the numbers is in one python3 run at the end (each
 # process start costs seconds under emulation).  Nothing kernel-specific:
 # kernels: first
@@ -76,6 +78,15 @@ dd if="$dev" of=/dev/null bs=4k count=50 iflag=direct status=none || fail "dd af
 snap "$id" rec1
 ublk stat -n "$id" --openmetrics | grep -qx "ublkd_recoveries_total{device=\"$id\"} 1" ||
 	fail "--openmetrics: no ublkd_recoveries_total 1 after a recovery"
+# ---- an upgrade: counted apart from the recovery
+out=$(ublk upgrade -n "$id" 2>&1) || fail "ublk upgrade failed: $out"
+snap "$id" upg
+out=$(ublk stat -n "$id") || fail "ublk stat after the upgrade failed"
+echo "$out"
+grep -qx "  since added: recoveries 1, upgrades 1, reconnects 0" <<<"$out" ||
+	fail "ublk stat: no 'since added: recoveries 1, upgrades 1, reconnects 0' line"
+ublk stat -n "$id" --openmetrics | grep -qx "ublkd_upgrades_total{device=\"$id\"} 1" ||
+	fail "--openmetrics: no ublkd_upgrades_total 1 after an upgrade"
 # A device without a statistics file (served by an older ublkd, say)
 mv "$run/$id.stats" "$W/stats"
 expect_fail 1 "device $id has no statistics: its daemon is not running, or started before" \
@@ -128,6 +139,8 @@ check('null write bytes', delta(n0, n1, 'bytes', 'write'), 30 * 65536)
 check('null errors', sum(n1['totals']['errors'].values()), 0)
 idle(n1, 'null')
 check('null recoveries', n1['recoveries'], 0)
+check('null upgrades', n1['upgrades'], 0)
+check('null reconnects', n1['reconnects'], 0)
 check('-v queues', len(json.load(open(W + '/v.json'))[0]['queue_stats']), 2)
 
 for name, parse, text in (('--openmetrics', om_parse, open(W + '/om').read()),
@@ -142,6 +155,12 @@ for name, parse, text in (('--openmetrics', om_parse, open(W + '/om').read()),
 dead, r0, r1 = load('dead'), load('rec0'), load('rec1')
 check('dead daemon: reads', dead['totals']['requests']['read'], n1['totals']['requests']['read'])
 check('recovered: recoveries', r0['recoveries'], 1)
+check('recovered: upgrades', r0['upgrades'], 0)
+upg = load('upg')
+check('upgraded: upgrades', upg['upgrades'], 1)
+check('upgraded: recoveries unchanged', upg['recoveries'], 1)
+check('upgraded: new pid', upg['pid'] != r1['pid'], True)
+check('upgraded: reads kept', upg['totals']['requests']['read'] >= r1['totals']['requests']['read'], True)
 check('recovered: new pid', r0['pid'] != n1['pid'], True)
 check('recovered: reads kept', r0['totals']['requests']['read'] >= n1['totals']['requests']['read'], True)
 check('recovered: 50 more reads', delta(r0, r1, 'requests', 'read'), 50)

@@ -2,7 +2,8 @@
 # The server dies and comes back: I/O in flight when it is killed fails with EIO
 # within --timeout, the daemon stays up, I/O fails fast while it stays down,
 # works again once the server is back (same data), and a request caught by a
-# short outage is retried on the new connection and succeeds.
+# short outage is retried on the new connection and succeeds.  `ublk stat`
+# counts the reconnects (0 before, >= 1 after the server's return).
 # kernels: first
 . "$(dirname "$0")/lib.bash"
 require_cmd fio
@@ -17,6 +18,8 @@ nbd_add --uri nbd://127.0.0.1:10951/ --timeout 6
 pid=$(daemon_pid)
 data=$(rand_file 4)
 dd if="$data" of="$DEV" bs=1M oflag=direct status=none || fail "first write failed"
+reconnects() { ublk stat -n "$ID" --json | jq '.[0].reconnects'; }
+[ "$(reconnects)" = 0 ] || fail "ublk stat: reconnects $(reconnects) before any outage, want 0"
 
 # 1. Killed under load.
 timeout 40 fio --name=load --filename="$DEV" --ioengine=io_uring --direct=1 --rw=randrw \
@@ -52,6 +55,9 @@ for ((i = 0; i < 50; i++)); do
 done
 [ $i -lt 50 ] || fail "no reconnect within 10 s of the server's return"
 cmp "$data" "$TMPDIR/back" || fail "data differs after the reconnect"
+n=$(reconnects)
+[ "$n" -ge 1 ] || fail "ublk stat: reconnects $n after the server came back, want >= 1"
+echo "ublk stat: $n reconnects"
 echo "server back: reconnected, data intact: ok"
 
 # 4. A short outage, on a device with a longer timeout: a write sent while the

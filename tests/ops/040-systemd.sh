@@ -3,7 +3,8 @@
 # `systemctl start ublkd@NAME` brings up the device of NAME.conf, the status
 # line names device, target and copy mode; kill -9 of ublkd in a row under
 # I/O (fio write+verify on loop): systemd restarts it each time, it recovers
-# the device, fio sees no error; `systemctl stop` removes the device.  For
+# the device, fio sees no error, `ublk stat` counts each recovery; `systemctl
+# stop` removes the device.  For
 # loop and null, in copy mode and zero copy: 10 kills in a row for loop in
 # copy mode (more than the unit's old StartLimitBurst allowed), 3 for each
 # of the others; make check runs 3 of each (tests/lib/crash.bash).  Skipped where systemd is not PID 1.
@@ -71,6 +72,8 @@ serve() {
 		fail "NRestarts is $(systemctl show -p NRestarts --value "ublkd@$name"), not $n"
 	[ "$(journalctl -u "ublkd@$name" --no-pager | grep -c 'recovering it')" = "$n" ] ||
 		fail "the journal does not show $n recoveries: $(journalctl -u "ublkd@$name" --no-pager | tail -n 20)"
+	rec=$(ublk stat -n "$id" --json | jq '.[0].recoveries')
+	[ "$rec" = "$n" ] || fail "ublk stat: recoveries $rec after $n restarts, want $n"
 	echo "ok: systemd restarted ublkd@$name $n times; each recovered $dev"
 
 	systemctl stop "ublkd@$name"

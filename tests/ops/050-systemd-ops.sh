@@ -4,7 +4,8 @@
 # starts ublkd@disk1 with no UBLKD_CONFDIR; the sandbox lets ublkd set its
 # disk's I/O scheduler (the default none, and io_scheduler = "mq-deadline");
 # `ublk upgrade` of ublkd@disk1 twice makes each new ublkd the unit's main
-# process; a broken config fails once with status 78 and is not restarted; and 5
+# process (`ublk stat`: upgrades 2, recoveries 0); a broken config fails once
+# with status 78 and is not restarted; and 5
 # start/stop cycles (20 under make check-stress; UBLKD_TEST_STOP_CYCLES; every
 # 10th and the last after a kill -9 and recovery) each leave nothing of the device in /run/ublkd.  Skipped where systemd is not PID 1.
 # timeout: 300
@@ -70,6 +71,8 @@ for c in 1 2; do
 done
 dd if=/dev/ublkb1 of="$back" bs=1M count=4 iflag=direct status=none
 cmp "$data" "$back" || fail "data differs after ublk upgrade under systemd"
+counts=$(ublk stat -n 1 --json | jq -r '.[0] | "\(.upgrades) \(.recoveries)"')
+[ "$counts" = "2 0" ] || fail "ublk stat: upgrades and recoveries '$counts' after 2 upgrades by systemd's restart, want '2 0'"
 systemctl stop ublkd@disk1
 echo "ok: ublk upgrade of ublkd@disk1 twice: each new ublkd is the unit's main process, active; data intact"
 

@@ -24,4 +24,5 @@ void ublkd_prep_rw(struct ublkd_queue *q, struct ublkd_io *io, struct io_uring_s
 		   enum ublkd_op op, int fd, uint64_t file_off, uint32_t buf_off,
 		   uint32_t len, int rw_flags) { abort(); }
 void ublkd_complete(struct ublkd_queue *q, struct ublkd_io *io, int result) { abort(); }
+void ublkd_count_reconnect(struct ublkd_target *t) { abort(); }
 int ublkd_claim_file(int fd, const char *path, int shared) { abort(); }

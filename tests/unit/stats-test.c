@@ -134,6 +134,8 @@ static void make_devices(struct stats_device_snap *devs, struct stats_queue *qs)
 	devs[0].queues = &qs[0];
 	devs[1].queues = &qs[1];
 	devs[1].dev.recoveries = 2;
+	devs[1].dev.upgrades = 3;
+	devs[0].dev.reconnects = 4;
 	qs[0].ops[STATS_READ] = 10;
 	qs[0].bytes[STATS_READ] = 40960;
 	qs[0].lat_hist[3] = 4;		/* below the first bucket printed */
@@ -185,6 +187,12 @@ static int parse_with_python(const char *text, int openmetrics)
 		"info = [f for f in fams.values() if f.name.startswith('ublkd_device') and\n"
 		"        f.type in ('info', 'gauge') and 'target' in f.samples[0].labels][0]\n"
 		"assert info.samples[0].labels['target'] == 'a \"quoted\\\\ name', info.samples[0].labels\n"
+		"for name, dev, want in (('ublkd_upgrades', '7', 3), ('ublkd_reconnects', '0', 4)):\n"
+		"    f = fams[name]\n"
+		"    assert f.type == 'counter', (name, f.type)\n"
+		"    got = [s.value for s in f.samples if s.name == name + '_total' and\n"
+		"           s.labels['device'] == dev]\n"
+		"    assert got == [want], (name, got)\n"
 		"print('parsed', len(fams), 'families')\n";
 	char cmd[4096];
 	FILE *p;
@@ -211,6 +219,10 @@ static void test_exposition(void)
 	CHECK(strstr(om, "ublkd_requests_total{device=\"7\",queue=\"1\",op=\"write\"} 5\n"));
 	CHECK(strstr(om, "ublkd_errors_total{device=\"7\",queue=\"1\",op=\"write\"} 1\n"));
 	CHECK(strstr(om, "ublkd_recoveries_total{device=\"7\"} 2\n"));
+	CHECK(strstr(om, "ublkd_upgrades_total{device=\"7\"} 3\n"));
+	CHECK(strstr(om, "ublkd_reconnects_total{device=\"0\"} 4\n"));
+	CHECK(strstr(om, "# TYPE ublkd_upgrades counter\n"));
+	CHECK(strstr(prom, "# TYPE ublkd_reconnects_total counter\n"));
 	/* Cumulative: the 4 fast ones are in the first bucket printed. */
 	CHECK(strstr(om, "ublkd_request_latency_seconds_bucket{device=\"0\",queue=\"0\","
 			 "le=\"1.024e-06\"} 4\n"));
