@@ -211,6 +211,44 @@ void runstate_remove(uint32_t dev_id)
 	runstate_remove_temps(dev_id);
 }
 
+const char *runstate_name_problem(const char *name)
+{
+	static const char ok[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				 "0123456789._-";
+	size_t len = strlen(name);
+
+	if (!len)
+		return "it is empty";
+	if (len > RUNSTATE_NAME_MAX)
+		return "it is longer than 64 characters";
+	if (strspn(name, ok) != len)
+		return "it has a character other than A-Z a-z 0-9 . _ -";
+	if (name[0] == '-')
+		return "it starts with '-'";
+	if (!strcmp(name, ".") || !strcmp(name, ".."))
+		return "'.' and '..' name directories";
+	return NULL;
+}
+
+int runstate_record_name(uint32_t dev_id, char *buf, size_t len)
+{
+	char path[256];
+	const char *name;
+	config_t c;
+	int ret = -1;
+
+	runstate_path(dev_id, "conf", path, sizeof(path));
+	config_init(&c);
+	if (config_read_file(&c, path) == CONFIG_TRUE &&
+	    config_lookup_string(&c, "name", &name) == CONFIG_TRUE &&
+	    !runstate_name_problem(name) && strlen(name) < len) {
+		snprintf(buf, len, "%s", name);
+		ret = 0;
+	}
+	config_destroy(&c);
+	return ret;
+}
+
 /* The temporary files of runstate_create() a daemon killed mid-write left. */
 void runstate_remove_temps(uint32_t dev_id)
 {
