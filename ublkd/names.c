@@ -38,11 +38,6 @@
  * replaces, on its way out (`ublk upgrade`): it waits this long. */
 #define NAME_WAIT_MS 10000
 
-static void lock_path(const char *name, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s/names/%s", runstate_dir(), name);
-}
-
 /* <rundir>/names, made if need be, and ublkd's own as the state directory
  * must be (runstate_dir_check()): no one else may swap the locks.  0 or -1
  * with errno. */
@@ -75,6 +70,8 @@ static int lock_name(const char *path)
 
 	for (i = 0; i < 100; i++) {
 		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+		if (fd < 0 && errno == ENOENT && names_dir() == 0)
+			continue;	/* the last holder removed the directory */
 		if (fd < 0)
 			return -errno;
 		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -198,7 +195,7 @@ int name_claim(struct ublkd_dev *dev, int recovering)
 
 	if (!name)
 		return 0;
-	lock_path(name, path, sizeof(path));
+	runstate_name_path(name, path, sizeof(path));
 	if (names_dir() < 0) {
 		ublkd_error("cannot keep the name '%s' unique: %s/names is not usable (%s); "
 			    "fix it, or start the device without a name", name, runstate_dir(),
@@ -239,17 +236,20 @@ void name_set_id(struct ublkd_dev *dev)
 }
 
 /* Removed while still locked: a daemon waiting for the lock sees that the
- * file it locked is gone and makes a new one (lock_name). */
+ * file it locked is gone and makes a new one (lock_name); and the
+ * directory with the last name, so that a stopped device leaves nothing. */
 void name_release(struct ublkd_dev *dev)
 {
 	char path[4200];
 
 	if (dev->name_fd < 0)
 		return;
-	lock_path(dev->cfg.name, path, sizeof(path));
+	runstate_name_path(dev->cfg.name, path, sizeof(path));
 	unlink(path);
 	close(dev->name_fd);
 	dev->name_fd = -1;
+	*strrchr(path, '/') = 0;
+	rmdir(path);
 }
 
 int name_check(const struct dev_config *cfg)
@@ -259,7 +259,7 @@ int name_check(const struct dev_config *cfg)
 
 	if (!cfg->name)
 		return 0;
-	lock_path(cfg->name, path, sizeof(path));
+	runstate_name_path(cfg->name, path, sizeof(path));
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd >= 0) {
 		int busy = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;

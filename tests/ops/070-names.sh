@@ -6,7 +6,8 @@
 # and `--check`; of two adds of one name started at once exactly one gets it;
 # a device waiting for recovery keeps its name (a new one is refused), and
 # recovers with it; deleting a device frees its name; `ublkd NAME` names its
-# device NAME, and warns (no name) where NAME cannot be one.
+# device NAME, and warns (no name) where NAME cannot be one; no lock file of
+# a name is left in /run/ublkd once the devices are gone.
 # timeout: 240
 # kernels: first
 . "$(dirname "$0")/../lib/common.sh"
@@ -118,3 +119,6 @@ grep -q "'a@b' is not a device name (it has a character other than A-Z a-z 0-9 .
 	"$TMPDIR/ublkd.$_ublkd_n.err" || fail "no warning for a@b: $(cat "$TMPDIR/ublkd.$_ublkd_n.err")"
 ublkd_stop
 echo "ok: ublkd NAME names the device NAME; name = in the file wins; a@b: a warning, no name"
+[ -z "$(ublk list)" ] || fail "devices left: $(ublk list)"
+[ ! -e /run/ublkd/names ] || fail "name locks left: $(ls -la /run/ublkd/names)"
+echo "ok: no name lock left in /run/ublkd"
