@@ -66,6 +66,14 @@ plugindir=$(pkg-config --variable=plugindir ublkd)
 for t in null loop nbd; do [ -f "$plugindir/$t.so" ] || fail "no $t target in ublkd.pc's plugindir $plugindir"; done
 [ -f /usr/include/ublkd/target.h ] || fail "ublkd-dev has no /usr/include/ublkd/target.h"
 echo "ok: installed: $(dpkg-query -W -f '${Package} ${Version}, ' ublkd ublkd-nbd ublkd-dev)plugins in $plugindir"
+# udevd runs in a mount namespace of its own (PrivateMounts=yes) made at
+# boot, before this test's /usr overlay: it would see neither the package's
+# rule nor /usr/sbin/ublk.  A machine that installs into its real /usr needs
+# no such step (udevd rereads changed rule directories by itself).
+if systemctl -q is-active systemd-udevd; then
+	systemctl restart systemd-udevd || fail "cannot restart systemd-udevd"
+	[ -f /lib/udev/rules.d/60-ublkd.rules ] || fail "the package installed no /lib/udev/rules.d/60-ublkd.rules"
+fi
 
 # The unit is a template: installed, but no instance is enabled or running.
 systemctl cat ublkd@data.service >/dev/null || fail "systemd does not know ublkd@.service after the install"
