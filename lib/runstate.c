@@ -8,6 +8,7 @@
 #include <libconfig.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "log.h"
@@ -198,8 +199,10 @@ int runstate_lookup_string(const char *text, const char *key, char *buf, size_t 
 
 void runstate_remove(uint32_t dev_id)
 {
-	char path[256];
+	char path[256], name[RUNSTATE_NAME_MAX + 1];
 
+	if (runstate_record_name(dev_id, name, sizeof(name)) == 0)
+		runstate_name_forget(name);
 	runstate_path(dev_id, "state", path, sizeof(path));
 	unlink(path);
 	runstate_path(dev_id, "conf", path, sizeof(path));
@@ -209,6 +212,68 @@ void runstate_remove(uint32_t dev_id)
 	runstate_path(dev_id, "stats", path, sizeof(path));
 	unlink(path);
 	runstate_remove_temps(dev_id);
+}
+
+const char *runstate_name_problem(const char *name)
+{
+	static const char ok[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				 "0123456789._-";
+	size_t len = strlen(name);
+
+	if (!len)
+		return "it is empty";
+	if (len > RUNSTATE_NAME_MAX)
+		return "it is longer than 64 characters";
+	if (strspn(name, ok) != len)
+		return "it has a character other than A-Z a-z 0-9 . _ -";
+	if (name[0] == '-')
+		return "it starts with '-'";
+	if (!strcmp(name, ".") || !strcmp(name, ".."))
+		return "'.' and '..' name directories";
+	return NULL;
+}
+
+int runstate_record_name(uint32_t dev_id, char *buf, size_t len)
+{
+	char path[256];
+	const char *name;
+	config_t c;
+	int ret = -1;
+
+	runstate_path(dev_id, "conf", path, sizeof(path));
+	config_init(&c);
+	if (config_read_file(&c, path) == CONFIG_TRUE &&
+	    config_lookup_string(&c, "name", &name) == CONFIG_TRUE &&
+	    !runstate_name_problem(name) && strlen(name) < len) {
+		snprintf(buf, len, "%s", name);
+		ret = 0;
+	}
+	config_destroy(&c);
+	return ret;
+}
+
+void runstate_name_path(const char *name, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/names/%s", runstate_dir(), name);
+}
+
+/* Only a lock file no one holds may go: unlinking a held one would let a
+ * second daemon lock a new file of the same name (ublkd/names.c). */
+void runstate_name_forget(const char *name)
+{
+	char path[4200], *slash;
+	int fd;
+
+	runstate_name_path(name, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			unlink(path);
+		close(fd);
+	}
+	slash = strrchr(path, '/');
+	*slash = 0;
+	rmdir(path);	/* fails while other names are held: kept */
 }
 
 /* The temporary files of runstate_create() a daemon killed mid-write left. */

@@ -35,8 +35,24 @@ int runstate_lookup_int(const char *text, const char *key, int64_t *out);
 int runstate_lookup_string(const char *text, const char *key, char *buf, size_t len);
 /* Remove the state file, the recovery record, the control socket
  * (<id>.sock, ublkd/control.c) and the statistics (<id>.stats,
- * lib/stats-file.h) of a device. */
+ * lib/stats-file.h) of a device, and the lock file of its name (the
+ * record's) unless a daemon holds it. */
 void runstate_remove(uint32_t dev_id);
+
+/* A device's NAME (--name; /dev/disk/by-ublk/NAME): 1 to RUNSTATE_NAME_MAX
+ * of [A-Za-z0-9._-], not starting with '-', not "." or "..".  NULL when
+ * name is one, else what is wrong with it, for a message. */
+#define RUNSTATE_NAME_MAX 64
+const char *runstate_name_problem(const char *name);
+/* The name in device dev_id's recovery record (<id>.conf), into buf; 0, or
+ * -1 when it has none (or no record, or a name that is none). */
+int runstate_record_name(uint32_t dev_id, char *buf, size_t len);
+/* <rundir>/names/NAME, where a running daemon holds its name with a lock
+ * (ublkd/names.c). */
+void runstate_name_path(const char *name, char *buf, size_t len);
+/* Remove the lock file of name unless a daemon holds it, and <rundir>/names
+ * when that leaves it empty. */
+void runstate_name_forget(const char *name);
 void runstate_remove_temps(uint32_t dev_id);
 
 #endif

@@ -43,8 +43,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: ublk COMMAND [OPTIONS]\n"
 		"\n"
-		"  add -t TYPE [-n ID] [-q QUEUES] [-d DEPTH] [-s SIZE] [-z] [--recovery MODE]\n"
-		"      [--foreground] [TARGET OPTIONS]\n"
+		"  add -t TYPE [-n ID] [--name NAME] [-q QUEUES] [-d DEPTH] [-s SIZE] [-z]\n"
+		"      [--recovery MODE] [--foreground] [TARGET OPTIONS]\n"
 		"                          create a device served by a new ublkd; prints its path\n"
 		"  del -n ID | -a [--force] [--timeout S]\n"
 		"                          delete a device not in use (or all); --force: in use too\n"
@@ -57,6 +57,7 @@ static void usage(FILE *f)
 		"                          size now, e.g. of a grown backing file); --force: shrink\n"
 		"  upgrade -n ID           replace a live device's ublkd with the installed one\n"
 		"  features [--json]       ublk features of the running kernel\n"
+		"  udev-name ublkbN        for the udev rule: UBLK_ID=N and UBLK_NAME=NAME\n"
 		"  help [-t TYPE]          this help, or a target's options\n"
 		"  --version               print the version\n"
 		"\n"
@@ -732,6 +733,7 @@ struct dev_view {
 	char *state;		/* runtime state file text, or NULL */
 	pid_t pid;
 	int alive;
+	char name[RUNSTATE_NAME_MAX + 1];	/* "" when none */
 };
 
 /* A string member of the state file, whole (malloc'd), or NULL. */
@@ -828,8 +830,9 @@ static void list_text(struct ublk_ctrl *c, const struct dev_view *v, int verbose
 	format_size(v->params.basic.dev_sectors << 9, size, sizeof(size));
 	state_str(v, "target", target, sizeof(target));
 	state_str(v, "copy_mode", mode, sizeof(mode));
-	printf("\t" UBLK_BLOCK_FMT ": size %s, target %s, copy_mode %s, daemon %s\n",
-	       v->id, size, target, mode, v->alive ? "running" : "none");
+	printf("\t" UBLK_BLOCK_FMT ": size %s, target %s, copy_mode %s, daemon %s%s%s\n",
+	       v->id, size, target, mode, v->alive ? "running" : "none",
+	       v->name[0] ? ", name " : "", v->name);
 	if (!verbose)
 		return;
 	state_str(v, "zero_copy_mechanism", zc, sizeof(zc));
@@ -877,6 +880,10 @@ static void list_json(struct json *j, const struct dev_view *v)
 		if (v->info.flags & (1ULL << f->bit))
 			json_string(j, NULL, f->name);
 	json_close_array(j);
+	if (v->name[0])
+		json_string(j, "name", v->name);
+	else
+		json_string(j, "name", NULL);
 	json_bool(j, "daemon_running", v->alive);
 	if (v->alive)
 		json_int(j, "pid", v->pid);
@@ -907,6 +914,10 @@ static int load_view(struct ublk_ctrl *c, uint32_t id, struct dev_view *v)
 		return -1;
 	ctrl_get_params(c, id, &v->params);
 	v->state = runstate_read(id);
+	/* The recovery record's, as udev's (ublk udev-name): written before
+	 * the disk starts, kept while the device waits for recovery. */
+	if (runstate_record_name(id, v->name, sizeof(v->name)) < 0)
+		v->name[0] = 0;
 	v->pid = state_pid(v->state);
 	v->alive = ublkd_alive(v->pid);
 	return 0;
@@ -1045,6 +1056,35 @@ static int cmd_features(int argc, char **argv)
 	return 0;
 }
 
+/* ---------------------------------------------------------------- udev-name */
+
+/*
+ * `ublk udev-name ublkbN[pM]`: what udev/60-ublkd.rules imports for a ublk
+ * disk, UBLK_ID=N and, for a named device, UBLK_NAME=NAME.  The name comes
+ * from the recovery record, which ublkd writes before START_DEV makes the
+ * disk (and so before its "add" uevent): udev finds the name the first
+ * time, without a "change" uevent from the daemon, and keeps finding it
+ * while the device waits for recovery.  Reads one file, touches no device:
+ * udev runs it for every event of the disk.
+ */
+static int cmd_udev_name(int argc, char **argv)
+{
+	char name[RUNSTATE_NAME_MAX + 1];
+	unsigned int id, part;
+	char end;
+
+	if (argc != 2 || (sscanf(argv[1], "ublkb%u%c", &id, &end) != 1 &&
+			  (sscanf(argv[1], "ublkb%up%u%c", &id, &part, &end) != 2))) {
+		ublkd_error("usage: ublk udev-name ublkbN (the kernel name of a ublk disk, as "
+			    "udev's %%k gives it)");
+		return 1;
+	}
+	printf("UBLK_ID=%u\n", id);
+	if (runstate_record_name(id, name, sizeof(name)) == 0)
+		printf("UBLK_NAME=%s\n", name);
+	return 0;
+}
+
 /* ---------------------------------------------------------------- main */
 
 static int cmd_help(int argc, char **argv)
@@ -1098,6 +1138,8 @@ int main(int argc, char **argv)
 		return cmd_upgrade(argc, argv);
 	if (!strcmp(argv[0], "features"))
 		return cmd_features(argc, argv);
+	if (!strcmp(argv[0], "udev-name"))
+		return cmd_udev_name(argc, argv);
 	if (!strcmp(argv[0], "help") || !strcmp(argv[0], "-h") || !strcmp(argv[0], "--help"))
 		return cmd_help(argc, argv);
 	if (!strcmp(argv[0], "-v") || !strcmp(argv[0], "-V") || !strcmp(argv[0], "--version")) {

@@ -89,6 +89,7 @@ struct backing_id {
 struct dev_config {
 	char *target;		/* -t: name or path to a .so */
 	int dev_id;		/* -n: -1 lets the kernel choose */
+	char *name;		/* --name: unique (names.c), or NULL */
 	unsigned int nr_queues;	/* -q: 0 means default */
 	unsigned int depth;	/* -d */
 	uint64_t size;		/* -s: 0 means the target's size */
@@ -247,6 +248,7 @@ struct ublkd_dev {
 	int exit_efd;		/* a queue thread exited */
 	int handover;		/* HANDOVER_*: asked to leave for a new daemon */
 	struct dev_stats *stats;	/* <id>.stats (stats.c) */
+	int name_fd;		/* names.c: the name's lock file, or -1 */
 };
 
 /* dev->handover (handover.c) */
@@ -311,6 +313,15 @@ int device_write_runstate(struct ublkd_dev *dev);
 const char *device_mode_name(const struct ublkd_dev *dev);
 const char *device_zc_name(enum zc_mech zc);
 const char *recovery_name(uint64_t flags);
+
+/* names.c: a device's name, unique among the devices of this machine.
+ * name_claim(): before ADD_DEV (or recovery); 0, or -1 after one line.
+ * name_set_id(): once the device has its id.  name_release(): at exit.
+ * name_check(): --check's look, taking nothing. */
+int name_claim(struct ublkd_dev *dev, int recovering);
+void name_set_id(struct ublkd_dev *dev);
+void name_release(struct ublkd_dev *dev);
+int name_check(const struct dev_config *cfg);
 
 /* resize.c: 0, or -1 after one line; *old_size: the size before */
 int device_resize(struct ublkd_dev *dev, uint64_t want, int force, uint64_t *old_size);

@@ -443,6 +443,8 @@ int device_write_runstate(struct ublkd_dev *dev)
 	ret |= runstate_add_string(r, "block_device", path);
 	snprintf(path, sizeof(path), UBLK_CHAR_FMT, dev->info.dev_id);
 	ret |= runstate_add_string(r, "char_device", path);
+	if (dev->cfg.name)
+		ret |= runstate_add_string(r, "name", dev->cfg.name);
 	ret |= runstate_add_string(r, "target", dev->target.ops->name);
 	ret |= runstate_add_string(r, "description", s->description ? s->description : "");
 	ret |= runstate_add_string(r, "options", dev->cfg.argv_line ? dev->cfg.argv_line : "");

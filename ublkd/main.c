@@ -556,6 +556,22 @@ static int pick_recovery(int argc, char **argv, const char *conf, int *by_config
 	return -1;
 }
 
+/* The name of the device of `ublkd NAME` (ublkd@NAME.service): NAME, when
+ * it is one a device may have; else none, and a warning, rather than a
+ * refusal: a unit that ran before names existed keeps running. */
+static void default_name(struct dev_config *cfg, const char *name, const char *conf)
+{
+	const char *why = runstate_name_problem(name);
+
+	if (why) {
+		ublkd_warn("'%s' is not a device name (%s): the device of %s has none, and no "
+			   "/dev/disk/by-ublk link; set name = \"...\"; in the file to give it one",
+			   name, why, conf);
+		return;
+	}
+	cfg->name = strdup(name);
+}
+
 /* Recovering: the record is the configuration; the command line may only
  * say how to run (--ready-fd, -v, --check, the id). */
 static int apply_recovery_args(struct dev_config *cfg, int id, const char *rec,
@@ -591,6 +607,7 @@ int main(int argc, char **argv)
 	struct ublkd_dev dev = {
 		.cfg = { .dev_id = -1, .ready_fd = -1 },
 		.char_fd = -1,
+		.name_fd = -1,
 		.ctrl = { .fd = -1 },
 		.lock = PTHREAD_MUTEX_INITIALIZER,
 		.cond = PTHREAD_COND_INITIALIZER,
@@ -683,6 +700,10 @@ int main(int argc, char **argv)
 						  argv + skip, dev.target.ops) < 0 :
 	    options_parse(&dev.cfg, argc - skip, argv + skip, dev.target.ops) < 0)
 		goto out_plugin;
+	/* ublkd@NAME: the instance's name is the device's, unless the file
+	 * names it otherwise. */
+	if (skip && recover_id < 0 && !dev.cfg.name)
+		default_name(&dev.cfg, argv[1], conf);
 	/* The target was loaded by a first look for -t; an option's value
 	 * that starts with -t (--io-scheduler -tnull) fools that look, and
 	 * the parse then finds no -t, or another one. */
@@ -710,6 +731,12 @@ int main(int argc, char **argv)
 		goto out_plugin;
 	status = 1;
 	if (dev.cfg.check) {
+		/* A recovering daemon's name is its own (held, in `ublk
+		 * upgrade`'s check, by the daemon it replaces). */
+		if (recover_id < 0 && name_check(&dev.cfg) < 0) {
+			status = UBLKD_EXIT_CONFIG;
+			goto out_plugin;
+		}
 		options_print(stdout, &dev.cfg);
 		status = 0;
 		goto out_plugin;
@@ -755,6 +782,12 @@ int main(int argc, char **argv)
 			    dev.cfg.dev_id, dev.cfg.dev_id, dev.cfg.dev_id);
 		goto out_ctrl;
 	}
+	/* The name before anything is made: of two daemons started at once
+	 * with one name, one goes on (names.c). */
+	if (name_claim(&dev, recovering) < 0) {
+		status = UBLKD_EXIT_CONFIG;
+		goto out_ctrl;
+	}
 	if (!recovering && (choose_data_mode(&dev) < 0 || check_recovery(&dev) < 0 ||
 			    (dev.cfg.no_part_scan &&
 			     need_feature(&dev, UBLK_F_NO_AUTO_PART_SCAN, "--no-part-scan") < 0)))
@@ -768,6 +801,7 @@ int main(int argc, char **argv)
 		goto out_target;
 	if ((recovering ? device_recover_setup(&dev) : device_setup(&dev)) < 0)
 		goto out_target;
+	name_set_id(&dev);
 	/* The record goes down before the device can be used, so that a
 	 * daemon dying from here on leaves a device that can be recovered. */
 	if (!recovering && device_write_record(&dev) < 0 && dev.cfg.recovery != RECOVERY_OFF)
@@ -824,6 +858,7 @@ out_target:
 	stats_teardown(&dev);	/* after the queue threads: they count into it */
 	plugin_close(&dev.target);
 out_ctrl:
+	name_release(&dev);	/* after the device is gone, or left for recovery */
 	ctrl_close(&dev.ctrl);
 out_fds:
 	setup_guard_stop(&guard);

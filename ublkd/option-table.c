@@ -17,6 +17,7 @@
 #include "option-table.h"
 #include "log.h"
 #include "parse.h"
+#include "runstate.h"
 
 /* ---- How each value lands in struct dev_config, and is read back ---- */
 
@@ -48,6 +49,33 @@ static const char *get_number(const struct dev_config *cfg, char *buf, size_t le
 		return NULL;
 	snprintf(buf, len, "%d", cfg->dev_id);
 	return buf;
+}
+
+/* --name: checked here, not by type (a STRING); the one rule for names is
+ * runstate_name_problem()'s, which `ublk udev-name` applies too. */
+static int set_name(struct dev_config *cfg, const char *v, const char **want)
+{
+	static char why[160];
+	const char *problem = runstate_name_problem(v);
+
+	if (problem) {
+		snprintf(why, sizeof(why), "a name of 1 to %d characters A-Z a-z 0-9 . _ - "
+			 "that does not start with '-' and is not '.' or '..' (%s)",
+			 RUNSTATE_NAME_MAX, problem);
+		*want = why;
+		return -1;
+	}
+	free(cfg->name);
+	cfg->name = strdup(v);
+	if (cfg->name)
+		return 0;
+	ublkd_error("out of memory");
+	return -2;
+}
+
+static const char *get_name(const struct dev_config *cfg, char *buf, size_t len)
+{
+	return cfg->name;	/* [A-Za-z0-9._-]: one shell word */
 }
 
 static int set_queues(struct dev_config *cfg, const char *v, const char **want)
@@ -452,6 +480,11 @@ const struct gopt generic_options[] = {
 		 .help = "device id" },
 	  .def = "the kernel picks one", .what = "a device id", .example = "3",
 	  .flags = GOPT_RECORD | GOPT_META, .set = set_number, .get = get_number },
+	{ .o = { .name = "name", .has_arg = 1, .type = UBLKD_OPT_STRING, .arg_name = "NAME",
+		 .help = "the device's name, unique: udev links /dev/disk/by-ublk/NAME" },
+	  .def = "ublkd NAME: NAME; else none", .example = "\"data\"",
+	  .what = "a name of 1 to 64 characters A-Z a-z 0-9 . _ -",
+	  .flags = GOPT_RECORD, .set = set_name, .get = get_name },
 	{ .o = { .name = "queues", .short_name = 'q', .has_arg = 1, .type = UBLKD_OPT_INT,
 		 .arg_name = "N", .min = 1, .max = MAX_QUEUES, .help = "hardware queues" },
 	  .def = "CPUs, at most 4", .what = "a queue count", .example = "2",

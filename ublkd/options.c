@@ -612,6 +612,8 @@ void options_free(struct dev_config *cfg)
 	}
 	free(cfg->topts);
 	free(cfg->target);
+	free(cfg->name);
+	cfg->name = NULL;
 	free(cfg->argv_line);
 	free(cfg->io_scheduler);
 	cfg->io_scheduler = NULL;

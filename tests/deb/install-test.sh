@@ -4,7 +4,8 @@
 # tests/vm/run-systemd; `make check-deb` runs it through tests/deb/check-deb):
 # apt-get installs ublkd, ublkd-nbd and ublkd-dev offline; nothing is enabled
 # or started; /etc/ublkd/data.conf (loop over a file in /var/lib) runs as
-# ublkd@data; an ext4 file's checksum survives `systemctl restart`; removal
+# ublkd@data, its disk /dev/disk/by-ublk/data (the package's udev rule); an
+# ext4 file's checksum survives `systemctl restart` (mounted by that name); removal
 # is refused while the device is mounted, then stops it cleanly and keeps
 # /etc/ublkd/data.conf; purge removes the rest of what the package made.
 # Not a tests/run test: tests/run leaves the group deb out.
@@ -65,6 +66,14 @@ plugindir=$(pkg-config --variable=plugindir ublkd)
 for t in null loop nbd; do [ -f "$plugindir/$t.so" ] || fail "no $t target in ublkd.pc's plugindir $plugindir"; done
 [ -f /usr/include/ublkd/target.h ] || fail "ublkd-dev has no /usr/include/ublkd/target.h"
 echo "ok: installed: $(dpkg-query -W -f '${Package} ${Version}, ' ublkd ublkd-nbd ublkd-dev)plugins in $plugindir"
+# udevd runs in a mount namespace of its own (PrivateMounts=yes) made at
+# boot, before this test's /usr overlay: it would see neither the package's
+# rule nor /usr/sbin/ublk.  A machine that installs into its real /usr needs
+# no such step (udevd rereads changed rule directories by itself).
+if systemctl -q is-active systemd-udevd; then
+	systemctl restart systemd-udevd || fail "cannot restart systemd-udevd"
+	[ -f /lib/udev/rules.d/60-ublkd.rules ] || fail "the package installed no /lib/udev/rules.d/60-ublkd.rules"
+fi
 
 # The unit is a template: installed, but no instance is enabled or running.
 systemctl cat ublkd@data.service >/dev/null || fail "systemd does not know ublkd@.service after the install"
@@ -90,6 +99,11 @@ grep -q loop <<<"$out" || fail "ublk list -n $id does not show the loop device: 
 out=$(ublk add -t nbd --help 2>&1) || true
 grep -q -- --uri <<<"$out" || fail "the packaged nbd target does not load: $out"
 echo "ok: ublk list shows it; ublk add -t nbd --help loads the nbd target of ublkd-nbd"
+# The package's udev rule names the disk after the instance.
+for _ in $(seq 100); do [ "$(readlink -f /dev/disk/by-ublk/data)" != $dev ] || break; sleep 0.1; done
+[ "$(readlink -f /dev/disk/by-ublk/data)" = $dev ] ||
+	fail "/dev/disk/by-ublk/data resolves to '$(readlink -f /dev/disk/by-ublk/data)', not $dev (60-ublkd.rules)"
+echo "ok: $(ls -l /dev/disk/by-ublk/data | sed 's/.* \(\/dev\)/\1/')"
 
 step "mkfs.ext4, mount, checksum; restart; checksum again"
 mkdir -p $mnt
@@ -101,7 +115,8 @@ sum1=$(sha256sum <$mnt/file)
 umount $mnt
 systemctl restart ublkd@data || fail "systemctl restart ublkd@data failed: $(journal)"
 [ -b $dev ] || fail "$dev missing after systemctl restart ublkd@data"
-mount $dev $mnt || fail "mount $dev after the restart failed"
+for _ in $(seq 100); do [ ! -b /dev/disk/by-ublk/data ] || break; sleep 0.1; done
+mount /dev/disk/by-ublk/data $mnt || fail "mount /dev/disk/by-ublk/data after the restart failed"
 sum2=$(sha256sum <$mnt/file)
 [ "$sum1" = "$sum2" ] || fail "the file changed across systemctl restart: $sum1 then $sum2"
 echo "ok: sha256 ${sum1%% *} before and after systemctl restart ublkd@data"

@@ -11,7 +11,7 @@
 [ "${UBLKD_VM_TESTS:-yes}" != no ] || skip "real-kernel tests are off (--disable-vm-tests)"
 [ -x "$UBLKD_BUILDDIR/ublkd/ublkd" ] || fail "ublkd is not built in $UBLKD_BUILDDIR"
 tests=()
-for t in ${UBLKD_SYSTEMD_TESTS:-040 050}; do
+for t in ${UBLKD_SYSTEMD_TESTS:-040 050 080}; do
 	tests+=("$(echo "$UBLKD_SRCDIR"/tests/ops/"$t"-*.sh)")
 done
 # One boot; each test's result on its own line, the first failure fails this.

@@ -26,3 +26,5 @@ void ublkd_prep_rw(struct ublkd_queue *q, struct ublkd_io *io, struct io_uring_s
 void ublkd_complete(struct ublkd_queue *q, struct ublkd_io *io, int result) { abort(); }
 void ublkd_count_reconnect(struct ublkd_target *t) { abort(); }
 int ublkd_claim_file(int fd, const char *path, int shared) { abort(); }
+const char *ublkd_op_name(unsigned int op) { abort(); }
+int ublkd_queue_register_file(struct ublkd_queue *q, int fd) { abort(); }

@@ -3,7 +3,8 @@
  * runstate-test.c - the state files in /run/ublkd are read back exactly as
  * written: every byte of a string (quotes, backslash, control characters,
  * a non-UTF-8 byte, a 5000-byte value) and 64-bit integers, through the
- * libconfig writer and reader (lib/runstate.c).
+ * libconfig writer and reader (lib/runstate.c); device names' rule and
+ * the recovery record's name.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,38 @@ int main(void)
 	CHECK(runstate_lookup_string(text, "description", buf, 4) == 0 && !strcmp(buf, "a '"));
 	CHECK(runstate_lookup_int("not ( a config", "pid", &v) < 0);
 	free(text);
+
+	/* device names (--name): the one rule, and the record's name */
+	CHECK(runstate_name_problem("data") == NULL);
+	CHECK(runstate_name_problem("A.b_c-9") == NULL);
+	CHECK(runstate_name_problem(".hidden") == NULL);
+	CHECK(runstate_name_problem("") != NULL);
+	CHECK(runstate_name_problem(".") != NULL);
+	CHECK(runstate_name_problem("..") != NULL);
+	CHECK(runstate_name_problem("-x") != NULL);
+	CHECK(runstate_name_problem("a/b") != NULL);
+	CHECK(runstate_name_problem("a b") != NULL);
+	CHECK(runstate_name_problem("caf\303\251") != NULL);
+	memset(buf, 'n', 65);
+	buf[64] = 0;
+	CHECK(runstate_name_problem(buf) == NULL);
+	buf[64] = 'n';
+	buf[65] = 0;
+	CHECK(runstate_name_problem(buf) != NULL);
+	config_init(&c);
+	r = config_root_setting(&c);
+	CHECK(runstate_add_string(r, "name", "disk-1") == 0);
+	CHECK(runstate_write(7, "conf", NULL, &c) == 0);
+	config_destroy(&c);
+	CHECK(runstate_record_name(7, buf, sizeof(buf)) == 0 && !strcmp(buf, "disk-1"));
+	CHECK(runstate_record_name(7, buf, 6) < 0);	/* does not fit */
+	CHECK(runstate_record_name(8, buf, sizeof(buf)) < 0);	/* no record */
+	config_init(&c);
+	r = config_root_setting(&c);
+	CHECK(runstate_add_string(r, "name", "../etc") == 0);
+	CHECK(runstate_write(7, "conf", NULL, &c) == 0);
+	config_destroy(&c);
+	CHECK(runstate_record_name(7, buf, sizeof(buf)) < 0);	/* not a name */
 
 	runstate_remove(7);
 	CHECK(runstate_read(7) == NULL);
