@@ -76,7 +76,10 @@ snap "$id" dead	# the dead daemon's counts, still there
 snap "$id" rec0
 dd if="$dev" of=/dev/null bs=4k count=50 iflag=direct status=none || fail "dd after recovery"
 snap "$id" rec1
-ublk stat -n "$id" --openmetrics | grep -qx "ublkd_recoveries_total{device=\"$id\"} 1" ||
+# The whole output first: grep -q stopping early would kill ublk stat
+# with SIGPIPE, a failure under pipefail.
+om=$(ublk stat -n "$id" --openmetrics) || fail "ublk stat --openmetrics failed"
+grep -qx "ublkd_recoveries_total{device=\"$id\"} 1" <<<"$om" ||
 	fail "--openmetrics: no ublkd_recoveries_total 1 after a recovery"
 # ---- an upgrade: counted apart from the recovery
 out=$(ublk upgrade -n "$id" 2>&1) || fail "ublk upgrade failed: $out"
@@ -85,7 +88,8 @@ out=$(ublk stat -n "$id") || fail "ublk stat after the upgrade failed"
 echo "$out"
 grep -qx "  since added: recoveries 1, upgrades 1, reconnects 0" <<<"$out" ||
 	fail "ublk stat: no 'since added: recoveries 1, upgrades 1, reconnects 0' line"
-ublk stat -n "$id" --openmetrics | grep -qx "ublkd_upgrades_total{device=\"$id\"} 1" ||
+om=$(ublk stat -n "$id" --openmetrics) || fail "ublk stat --openmetrics failed"
+grep -qx "ublkd_upgrades_total{device=\"$id\"} 1" <<<"$om" ||
 	fail "--openmetrics: no ublkd_upgrades_total 1 after an upgrade"
 # A device without a statistics file (served by an older ublkd, say)
 mv "$run/$id.stats" "$W/stats"

@@ -103,15 +103,8 @@ for ((c = 1; c <= cycles; c++)); do
 	[ -n "$(ls -A /run/ublkd 2>/dev/null | grep -E '(^|[^0-9])7([^0-9]|$)')" ] ||
 		fail "cycle $c: no runtime state of device 7 while it runs (is the check blind?)"
 	if [ $((c % 10)) = 0 ] || [ $c = "$cycles" ]; then
-		pid=$(systemctl show -p MainPID --value ublkd@cycle)
-		kill -9 "$pid"
-		for ((i = 0; i < 300; i++)); do
-			new=$(systemctl show -p MainPID --value ublkd@cycle)
-			[ "$new" != 0 ] && [ "$new" != "$pid" ] &&
-				[ "$(systemctl show -p ActiveState --value ublkd@cycle)" = active ] && break
-			sleep 0.1
-		done
-		[ "$i" -lt 300 ] || fail "cycle $c: ublkd@cycle did not recover after kill -9: $(journal cycle)"
+		unit_killed_restarts ublkd@cycle ||
+			fail "cycle $c: ublkd@cycle did not recover after kill -9: $(journal cycle)"
 		dd if=/dev/ublkb7 of=/dev/null bs=64k count=16 iflag=direct status=none ||
 			fail "cycle $c: read after recovery failed"
 	fi

@@ -55,16 +55,8 @@ systemctl restart ublkd@named || fail "systemctl restart ublkd@named failed: $(j
 link_is /dev/disk/by-ublk/named /dev/ublkb9
 echo "ok: the link is back after systemctl restart"
 
-pid=$(systemctl show -p MainPID --value ublkd@named)
-kill -9 "$pid"
-for ((i = 0; i < 300; i++)); do
-	new=$(systemctl show -p MainPID --value ublkd@named)
-	[ "$new" != 0 ] && [ "$new" != "$pid" ] &&
-		[ "$(systemctl show -p ActiveState --value ublkd@named)" = active ] && break
-	sleep 0.1
-done
-[ "$i" -lt 300 ] || fail "ublkd@named did not recover after kill -9: $(journal)"
-journalctl -u ublkd@named --no-pager | grep -q 'recovering it' || fail "no recovery: $(journal)"
+unit_killed_restarts ublkd@named || fail "ublkd@named did not recover after kill -9: $(journal)"
+grep -q 'recovering it' <<<"$(journalctl -u ublkd@named --no-pager)" || fail "no recovery: $(journal)"
 udevadm settle -t 10 || true
 link_is /dev/disk/by-ublk/named /dev/ublkb9
 [ "$(json_field 9 name)" = named ] || fail "list --json name after recovery: $(ublk list -n 9 --json)"

@@ -61,6 +61,21 @@ ublkd_stop() {
 	echo "ok: SIG${1:-TERM} stopped ublkd; $DEV is gone"
 }
 
+# unit_killed_restarts UNIT: kill -9 UNIT's main process; 0 once systemd has
+# restarted it (a new main process, active), 1 if not within 30 s.
+unit_killed_restarts() {
+	local pid new i
+	pid=$(systemctl show -p MainPID --value "$1")
+	kill -9 "$pid"
+	for ((i = 0; i < 300; i++)); do
+		new=$(systemctl show -p MainPID --value "$1")
+		[ "$new" != 0 ] && [ "$new" != "$pid" ] &&
+			[ "$(systemctl show -p ActiveState --value "$1")" = active ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 json_field() {
 	ublk list -n "$1" --json | jq -r ".[0].$2"
 }
