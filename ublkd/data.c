@@ -99,12 +99,15 @@ void data_request(struct ublkd_queue *q, struct tag *t)
 	if (has_data(op) && mode == UBLKD_DATA_ZERO_COPY &&
 	    !(q->target_features & UBLKD_TARGET_NO_DATA) &&
 	    (q->zc == ZC_REGISTER || (d->op_flags & UBLK_IO_F_NEED_REG_BUF))) {
-		if (q->zc == ZC_AUTO)
+		if (q->zc == ZC_AUTO) {
 			stats_zc_fallback(q);
-		if (q->zc == ZC_AUTO && !q->zc_fallback_warned++)
-			ublkd_warn("queue %u: the kernel could not register a request's buffer "
-				   "automatically (tag %u): registering explicitly", q->q_id,
-				   t->io.tag);
+			if (!q->zc_fallback_warned) {
+				q->zc_fallback_warned = 1;
+				ublkd_warn("queue %u: the kernel could not register a request's "
+					   "buffer automatically (tag %u): registering explicitly",
+					   q->q_id, t->io.tag);
+			}
+		}
 		/* index = tag in the ring's buffer table */
 		queue_prep_io_cmd(q, t, UBLK_U_IO_REGISTER_IO_BUF, 0, t->io.tag, UD_REGISTER);
 		return;

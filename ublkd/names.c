@@ -21,7 +21,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <glob.h>
 #include <libconfig.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,6 +29,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "ctrl.h"
 #include "daemon.h"
 #include "log.h"
 #include "runstate.h"
@@ -133,29 +133,17 @@ static int record_keeps(unsigned int id, const char *name)
 }
 
 /* The device, other than skip, whose recovery record keeps name and which
- * the kernel still has; -1 when none. */
+ * the kernel still has (ctrl_list_ids()); -1 when none. */
 static int record_with_name(const char *name, int skip)
 {
-	char pattern[256], sys[64], end;
-	unsigned int id;
-	int found = -1;
-	const char *base;
-	glob_t g;
-	size_t i;
+	uint32_t ids[256];
+	int n, i;
 
-	snprintf(pattern, sizeof(pattern), "%s/*.conf", runstate_dir());
-	if (glob(pattern, GLOB_NOSORT, NULL, &g) != 0)
-		return -1;
-	for (i = 0; i < g.gl_pathc && found < 0; i++) {
-		base = strrchr(g.gl_pathv[i], '/') + 1;
-		if (sscanf(base, "%u.con%c", &id, &end) != 2 || end != 'f' || (int)id == skip)
-			continue;
-		snprintf(sys, sizeof(sys), "/sys/class/ublk-char/ublkc%u", id);
-		if (access(sys, F_OK) == 0 && record_keeps(id, name))
-			found = (int)id;
-	}
-	globfree(&g);
-	return found;
+	n = ctrl_list_ids(ids, 256);
+	for (i = 0; i < n; i++)
+		if ((int)ids[i] != skip && record_keeps(ids[i], name))
+			return (int)ids[i];
+	return -1;
 }
 
 /* Device id keeps name in its record: say by whom the name is held. */

@@ -53,6 +53,20 @@ static const char *get_number(const struct dev_config *cfg, char *buf, size_t le
 
 /* --name: checked here, not by type (a STRING); the one rule for names is
  * runstate_name_problem()'s, which `ublk udev-name` applies too. */
+/* *dst = a copy of v: 0, or -2 after saying so (out of memory). */
+static int replace_str(char **dst, const char *v)
+{
+	char *copy = strdup(v);
+
+	if (!copy) {
+		ublkd_error("out of memory");
+		return -2;
+	}
+	free(*dst);
+	*dst = copy;
+	return 0;
+}
+
 static int set_name(struct dev_config *cfg, const char *v, const char **want)
 {
 	static char why[160];
@@ -65,12 +79,7 @@ static int set_name(struct dev_config *cfg, const char *v, const char **want)
 		*want = why;
 		return -1;
 	}
-	free(cfg->name);
-	cfg->name = strdup(v);
-	if (cfg->name)
-		return 0;
-	ublkd_error("out of memory");
-	return -2;
+	return replace_str(&cfg->name, v);
 }
 
 static const char *get_name(const struct dev_config *cfg, char *buf, size_t len)
@@ -262,12 +271,7 @@ static int set_io_scheduler(struct dev_config *cfg, const char *v, const char **
 	if (!*v || strlen(v) > 31 ||
 	    strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(v))
 		return -1;
-	free(cfg->io_scheduler);
-	cfg->io_scheduler = strdup(v);
-	if (cfg->io_scheduler)
-		return 0;
-	ublkd_error("out of memory");
-	return -2;
+	return replace_str(&cfg->io_scheduler, v);
 }
 
 static const char *get_io_scheduler(const struct dev_config *cfg, char *buf, size_t len)
