@@ -25,6 +25,9 @@
  * server that stops answering is treated as gone once a request passes its
  * deadline: the connection is dropped (libnbd then lets go of the buffers)
  * and re-opened.  One IORING_OP_TIMEOUT at a time drives all of this.
+ * Only time the daemon ran counts: a timer that fires well after its due
+ * time means this process did not run (a starved or paused VM, SIGSTOP),
+ * and every deadline moves on by that much (see forgive_stall()).
  *
  * Data: libnbd reads and writes the socket itself, so data is in io->buf
  * (copy and user copy modes); zero copy is impossible and not offered.
@@ -50,13 +53,14 @@
 #define BACKOFF_MAX_MS		2000
 #define CONNECT_MAX_MS		10000		/* one reconnect attempt, at most */
 #define TICK_MAX_MS		1000
+#define STALL_MIN_MS		1000		/* a timer this late: we did not run */
 #define MAX_QUEUES		64		/* ublkd's limit on -q */
 #define NS_PER_MS		1000000ULL
 #define NS_PER_S		1000000000ULL
 
 /* ================================================================ the target */
 
-enum { ST_RETRY, ST_RECONNECT, NR_ST };
+enum { ST_RETRY, ST_RECONNECT, ST_STALL, NR_ST };
 
 struct nbd_target {
 	/* Options. */
@@ -833,9 +837,10 @@ static void nt_close(struct ublkd_target *t)
 		return;
 	/* ublkd logs what was served; this, what only nbd has. */
 	n = nt->stats;
-	if (n[ST_RETRY] + n[ST_RECONNECT])
-		ublkd_info("nbd: %s: %" PRIu64 " requests retried, %" PRIu64 " reconnects",
-			   nt->desc, n[ST_RETRY], n[ST_RECONNECT]);
+	if (n[ST_RETRY] + n[ST_RECONNECT] + n[ST_STALL])
+		ublkd_info("nbd: %s: %" PRIu64 " requests retried, %" PRIu64 " reconnects, %"
+			   PRIu64 " stalls of this process forgiven", nt->desc, n[ST_RETRY],
+			   n[ST_RECONNECT], n[ST_STALL]);
 	free_target(t);
 }
 
@@ -1261,11 +1266,36 @@ static void connected(struct nbd_queue *nq)
 	nq->down_since = 0;
 }
 
+/* The timer came late by `late` ns: this process did not run (a starved or
+ * paused VM, SIGSTOP), and so neither heard the server nor let it hear us.
+ * That time is not the server's: every deadline moves on by it, so that a
+ * stall of the client is never reported as an unreachable server. */
+static void forgive_stall(struct nbd_queue *nq, uint64_t late)
+{
+	struct link *l;
+
+	for (l = nq->pending.next; l != &nq->pending; l = l->next)
+		((struct nreq *)l)->deadline += late;
+	for (l = nq->inflight.next; l != &nq->inflight; l = l->next)
+		((struct nreq *)l)->deadline += late;
+	if (nq->state == C_CONNECTING)
+		nq->connect_deadline += late;
+	if (nq->down_since)
+		nq->down_since += late;
+	nq->stats[ST_STALL]++;
+	ublkd_info("nbd: queue %u: this process did not run for %.1f s (machine overloaded, "
+		   "or stopped): the server's --timeout does not count that time", nq->id,
+		   (double)late / NS_PER_S);
+}
+
 /* The timer: deadlines, hung servers, slow connects. */
-static void tick(struct nbd_queue *nq)
+static void tick(struct nbd_queue *nq, uint64_t due)
 {
 	uint64_t now = now_ns();
 	struct link *l, *next;
+
+	if (now > due + STALL_MIN_MS * NS_PER_MS)
+		forgive_stall(nq, now - due);
 
 	for (l = nq->pending.next; l != &nq->pending; l = next) {
 		struct nreq *r = (struct nreq *)l;
@@ -1374,14 +1404,16 @@ static void io_done(struct ublkd_queue *q, struct ublkd_io *io, uint32_t cookie,
 	struct nbd_queue *nq = ublkd_queue_priv(q);
 	uint32_t kind = cookie & 3, seq = cookie >> 2;
 	int w, dir, res = cqe->res;
+	uint64_t due;
 
 	(void)io;
 	switch (kind) {
 	case K_TIMER:
 		if (seq != nq->timer_seq)
 			return;		/* an earlier timer, superseded */
+		due = nq->timer_due;
 		nq->timer_due = 0;
-		tick(nq);
+		tick(nq, due);
 		return;
 	case K_POLL_IN:
 	case K_POLL_OUT:
