@@ -19,6 +19,16 @@
 #include "daemon.h"
 #include "stats-file.h"
 
+/* The counters are not optional.  Only `make bench` builds, besides ublkd,
+ * a tests/bench/ublkd-nostats with -DUBLKD_BENCH_NO_STATS: the same daemon
+ * with the queue threads' counting below compiled out (the batch clock
+ * stays: the core uses it), the baseline of its case stats/... . */
+#ifdef UBLKD_BENCH_NO_STATS
+#define STATS_COUNT	0
+#else
+#define STATS_COUNT	1
+#endif
+
 /* One queue's counting state; q->stats.  Cache lines of its own: the
  * queue threads write theirs on every batch. */
 struct queue_stats {
@@ -70,8 +80,10 @@ static inline void stats_batch_start(struct ublkd_queue *q)
 {
 	struct queue_stats *s = q->stats;
 
-	STATS_SET(&s->sh->seq, s->sh->seq + 1);		/* odd: writing */
-	__atomic_thread_fence(__ATOMIC_RELEASE);
+	if (STATS_COUNT) {
+		STATS_SET(&s->sh->seq, s->sh->seq + 1);		/* odd: writing */
+		__atomic_thread_fence(__ATOMIC_RELEASE);
+	}
 	s->batch_ns = stats_clock_ns();
 }
 
@@ -80,6 +92,8 @@ static inline void stats_arrive(struct ublkd_queue *q, unsigned int tag)
 {
 	struct queue_stats *s = q->stats;
 
+	if (!STATS_COUNT)
+		return;
 	s->arrival_ns[tag] = s->batch_ns;
 	STATS_ADD(&s->sh->in_flight, 1);
 }
@@ -104,6 +118,8 @@ static inline void stats_commit(struct ublkd_queue *q, const struct ublkd_io *io
 	struct stats_queue *sh = s->sh;
 	unsigned int i = stats_op_index(io->op);
 
+	if (!STATS_COUNT)
+		return;
 	STATS_ADD(&sh->ops[i], 1);
 	if (result < 0)
 		STATS_ADD(&sh->errors[i], 1);
@@ -130,13 +146,15 @@ static inline unsigned int stats_bucket(uint64_t ns)
 /* n data bytes went through the daemon's memory (copy, user copy). */
 static inline void stats_copied(struct ublkd_queue *q, uint64_t n)
 {
-	STATS_ADD(&q->stats->sh->bytes_copied, n);
+	if (STATS_COUNT)
+		STATS_ADD(&q->stats->sh->bytes_copied, n);
 }
 
 /* A ZC_AUTO request came with NEED_REG_BUF: registered explicitly. */
 static inline void stats_zc_fallback(struct ublkd_queue *q)
 {
-	STATS_ADD(&q->stats->sh->zc_fallbacks, 1);
+	if (STATS_COUNT)
+		STATS_ADD(&q->stats->sh->zc_fallbacks, 1);
 }
 
 /* The main thread, any time: data bytes through the daemon's memory since
@@ -149,6 +167,8 @@ static inline void stats_batch_end(struct ublkd_queue *q)
 	struct queue_stats *s = q->stats;
 	struct stats_queue *sh = s->sh;
 
+	if (!STATS_COUNT)
+		return;
 	if (s->nr_done)
 		stats_flush_latencies(q);
 	__atomic_store_n(&sh->seq, sh->seq + 1, __ATOMIC_RELEASE);	/* even */
