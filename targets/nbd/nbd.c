@@ -23,8 +23,11 @@
  * wait in "pending" and are sent again once the queue has reconnected
  * (backoff 0.1 s doubling to 2 s), or fail with EIO at their deadline.  A
  * server that stops answering is treated as gone once a request passes its
- * deadline: the connection is dropped (libnbd then lets go of the buffers)
- * and re-opened.  One IORING_OP_TIMEOUT at a time drives all of this.
+ * deadline and nothing at all has come back for --timeout (a server that
+ * answers is slow, not gone: deep queues wait their turn), or once a request
+ * has waited LOST_AFTER timeouts: the connection is dropped (libnbd then lets
+ * go of the buffers) and re-opened.  One IORING_OP_TIMEOUT at a time drives
+ * all of this.
  * Only time the daemon ran counts: a timer that fires well after its due
  * time means this process did not run (a starved or paused VM, SIGSTOP),
  * and every deadline moves on by that much (see forgive_stall()).
@@ -54,6 +57,7 @@
 #define CONNECT_MAX_MS		10000		/* one reconnect attempt, at most */
 #define TICK_MAX_MS		1000
 #define STALL_MIN_MS		1000		/* a timer this late: we did not run */
+#define LOST_AFTER		4		/* x --timeout: a reply that never comes */
 #define MAX_QUEUES		64		/* ublkd's limit on -q */
 #define NS_PER_MS		1000000ULL
 #define NS_PER_S		1000000000ULL
@@ -877,7 +881,8 @@ struct nreq {
 	struct link link;	/* in pending, inflight or done */
 	struct nbd_queue *nq;
 	struct ublkd_io *io;
-	uint64_t deadline;
+	uint64_t deadline;	/* fails with EIO after this (see tick()) */
+	uint64_t last_chance;	/* arrival + LOST_AFTER x --timeout: never later */
 	uint32_t refs;		/* NBD commands outstanding, +1 while issuing */
 	int err;		/* first error (positive errno) */
 	bool fast;		/* fail if the next connect attempt fails */
@@ -904,6 +909,8 @@ struct nbd_queue {
 	struct __kernel_timespec ts[NR_TS];
 
 	uint64_t connect_deadline, next_connect, down_since;
+	uint64_t last_reply;	/* when the server last answered (or we connected) */
+	bool heard;		/* a reply since last_reply was taken */
 	unsigned int backoff_ms;
 	bool told_failing;
 
@@ -1065,6 +1072,7 @@ static int on_reply(void *user_data, int *error)
 
 	if (*error && !r->err)
 		r->err = *error;
+	r->nq->heard = true;
 	put_ref(r);
 	return 1;	/* retire the command */
 }
@@ -1258,6 +1266,7 @@ static void connected(struct nbd_queue *nq)
 		return;
 	}
 	nq->state = C_READY;
+	nq->last_reply = now_ns();
 	nq->backoff_ms = BACKOFF_MIN_MS;
 	nq->stats[ST_RECONNECT]++;
 	ublkd_count_reconnect(ublkd_queue_target(nq->q));	/* ublk stat's reconnects */
@@ -1274,10 +1283,15 @@ static void forgive_stall(struct nbd_queue *nq, uint64_t late)
 {
 	struct link *l;
 
-	for (l = nq->pending.next; l != &nq->pending; l = l->next)
+	for (l = nq->pending.next; l != &nq->pending; l = l->next) {
 		((struct nreq *)l)->deadline += late;
-	for (l = nq->inflight.next; l != &nq->inflight; l = l->next)
+		((struct nreq *)l)->last_chance += late;
+	}
+	for (l = nq->inflight.next; l != &nq->inflight; l = l->next) {
 		((struct nreq *)l)->deadline += late;
+		((struct nreq *)l)->last_chance += late;
+	}
+	nq->last_reply += late;
 	if (nq->state == C_CONNECTING)
 		nq->connect_deadline += late;
 	if (nq->down_since)
@@ -1288,12 +1302,23 @@ static void forgive_stall(struct nbd_queue *nq, uint64_t late)
 		   (double)late / NS_PER_S);
 }
 
+/* Did the server answer since the last look?  (on_reply() only sets
+ * nq->heard: no clock read per reply.) */
+static void note_replies(struct nbd_queue *nq)
+{
+	if (nq->heard) {
+		nq->heard = false;
+		nq->last_reply = now_ns();
+	}
+}
+
 /* The timer: deadlines, hung servers, slow connects. */
 static void tick(struct nbd_queue *nq, uint64_t due)
 {
 	uint64_t now = now_ns();
 	struct link *l, *next;
 
+	note_replies(nq);
 	if (now > due + STALL_MIN_MS * NS_PER_MS)
 		forgive_stall(nq, now - due);
 
@@ -1312,11 +1337,24 @@ static void tick(struct nbd_queue *nq, uint64_t due)
 		finish(nq, r, -EIO);
 	}
 	if (nq->state == C_READY) {
+		/* A server that answers is slow, not gone: behind a deep queue a
+		 * request may wait longer than --timeout for its turn.  Only when
+		 * nothing has come back for --timeout (or a request has waited
+		 * LOST_AFTER timeouts: its reply was lost) is the connection dead. */
+		uint64_t quiet_until = nq->last_reply + nq->nt->timeout_s * NS_PER_S;
+
 		for (l = nq->inflight.next; l != &nq->inflight; l = l->next) {
-			if (now >= ((struct nreq *)l)->deadline) {
-				conn_lost(nq, "no reply within the timeout");
-				break;
+			struct nreq *r = (struct nreq *)l;
+
+			if (now < r->deadline)
+				continue;
+			if (now < quiet_until && quiet_until < r->last_chance) {
+				r->deadline = quiet_until;
+				continue;
 			}
+			conn_lost(nq, now < quiet_until ? "one request had no reply though others "
+				  "did (a lost reply)" : "no reply within the timeout");
+			break;
 		}
 	} else if (nq->state == C_CONNECTING && now >= nq->connect_deadline) {
 		connect_failed(nq, "timed out");
@@ -1341,6 +1379,7 @@ static void queue_idle(struct ublkd_queue *q)
 	struct nbd_queue *nq = ublkd_queue_priv(q);
 	int rounds;
 
+	note_replies(nq);
 	for (rounds = 0; rounds < 64; rounds++) {
 		process_done(nq);
 		if (check_handle(nq))
@@ -1378,6 +1417,7 @@ static void queue_io(struct ublkd_queue *q, struct ublkd_io *io)
 	r->nq = nq;
 	r->io = io;
 	r->deadline = now + nq->nt->timeout_s * NS_PER_S;
+	r->last_chance = now + LOST_AFTER * nq->nt->timeout_s * NS_PER_S;
 	r->fast = false;
 	list_init(&r->link);
 	if (io->op == UBLKD_OP_FLUSH && !nq->nt->can_flush) {
@@ -1480,6 +1520,7 @@ static int queue_init(struct ublkd_queue *q)
 		}
 	}
 	nq->state = C_READY;
+	nq->last_reply = now_ns();
 	ublkd_queue_set_priv(q, nq);
 	return 0;
 }

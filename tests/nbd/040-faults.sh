@@ -63,6 +63,24 @@ echo "slow server (300 ms/request): fio verify in $ms ms: ok"
 nbd_del
 nbd_kill slow
 
+# --- a server that answers one request at a time, 250 ms each, behind a queue
+# deeper than --timeout: the last of 16 waits ~4 s with --timeout 2, but
+# replies keep coming, so the server is slow, not gone: nothing fails and
+# the connection is kept (what a heavily loaded CI machine once hit).
+nbd_start slow -U "$sock" -t 1 --filter=delay memory 64M delay-read=250ms
+nbd_add --uri "nbd+unix:///?socket=$sock" --timeout 2 -q 1
+t=$(now_ms)
+timeout 60 fio --name=deep --filename="$DEV" --ioengine=io_uring --direct=1 --rw=randread \
+	--bs=4k --iodepth=16 --iodepth_batch_submit=16 --number_ios=16 --size=1M \
+	--output=/dev/null || fail "reads queued behind a slow server failed (--timeout 2)"
+ms=$(elapsed "$t")
+[ "$ms" -ge 3500 ] || fail "16 reads took $ms ms: the server did not serialise them"
+reconnects=$(jq -r '.[0].reconnects' <<<"$(ublk stat -n "$ID" --json)")
+[ "$reconnects" = 0 ] || fail "the connection was replaced $reconnects times"
+echo "deep queue on a slow server (waits up to ~4 s, --timeout 2): all in $ms ms: ok"
+nbd_del
+nbd_kill slow
+
 # --- a read slower than --timeout: EIO near the timeout, the connection is
 # replaced, writes (not delayed) still work. The device starts on a plain
 # server: the kernel's partition scan would otherwise sit on the slow reads
