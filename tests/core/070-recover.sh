@@ -14,7 +14,8 @@ cleanup sh -c 'ublk del -a >/dev/null 2>&1'
 require_cmd fio jq dd
 
 modes=(--copy --user-copy)
-if ublk features | grep -Eq '^[[:space:]]*(AUTO_BUF_REG|SUPPORT_ZERO_COPY|FUSED_ZERO_COPY)[[:space:]]+yes'; then
+features=$(ublk features)	# not `ublk features | grep -q`: SIGPIPE under pipefail
+if grep -Eq '^[[:space:]]*(AUTO_BUF_REG|SUPPORT_ZERO_COPY|FUSED_ZERO_COPY)[[:space:]]+yes' <<<"$features"; then
 	modes+=(--zero-copy)
 else
 	echo "note: kernel $(uname -r) has no zero copy: --zero-copy cycles skipped"
@@ -30,13 +31,13 @@ for target in null loop; do
 			dev=$(ublk add -t loop -f "$img" -q 2 $mode) || fail "add -t loop $mode failed"
 		fi
 		id=${dev#/dev/ublkb}
-		io_start "$dev" "$([ $target = loop ] && echo verify || echo load)"
+		# 8M runs: io_stop waits for the last one to finish.
+		io_start "$dev" "$([ $target = loop ] && echo verify || echo load)" 8M
 		crash_cycles "$id" "$([ "$mode" = --user-copy ] || [ $target = null ] && echo 3 || echo 10)" "out=\$(ublk recover -n $id) && [ \"\$out\" = $dev ]"
 		io_stop
-		json=$(ublk list -n "$id" --json)
-		want=$(case $mode in --user-copy) echo user_copy ;; --zero-copy) echo zero_copy ;; *) echo copy ;; esac)
-		[ "$(jq -r '.[0].copy_mode' <<<"$json")" = "$want" ] ||
-			fail "copy mode $(jq -r '.[0].copy_mode' <<<"$json") after recovery, want $want"
+		have=$(ublk list -n "$id" --json | jq -r '.[0].copy_mode')
+		case $mode in --user-copy) want=user_copy ;; --zero-copy) want=zero_copy ;; *) want=copy ;; esac
+		[ "$have" = "$want" ] || fail "copy mode $have after recovery, want $want"
 		ublk del -n "$id" || fail "del after recovery"
 		ublk_dev_wait_gone "$id"
 	done

@@ -37,7 +37,7 @@ json=$(ublk list -n "$id" --json)
 [ "$(jq -r '.[0].recovery' <<<"$json")" = reissue ] ||
 	fail "recovery is $(jq -r '.[0].recovery' <<<"$json"), want reissue"
 
-io_start "$dev" verify
+io_start "$dev" verify 8M	# 8M runs: io_stop waits for the last one
 # All 10 in make check too: this boot runs only what the series changes.
 UBLKD_TEST_CRASH_CYCLES=${UBLKD_TEST_FUSED_CYCLES:-${UBLKD_TEST_CRASH_CYCLES:-10}} \
 	crash_cycles "$id" 10 "out=\$(ublk recover -n $id) && [ \"\$out\" = $dev ]"

@@ -21,7 +21,8 @@
 #                                (truncate suffixes: 64M, 1G)
 #   ublk_dev_wait_gone ID [S]    wait up to S (10) seconds for ublk device ID to go
 #   fio_verify DEV [FIO_ARG]...  write DEV with crc32c checksums and verify them;
-#                                extra fio options override the defaults
+#                                extra fio options override the defaults, and
+#                                more jobs (--name=JOB ...) get them too
 
 set -euo pipefail
 
@@ -113,14 +114,15 @@ ublk_dev_wait_gone() {
 }
 
 # fio exits non-zero on any I/O or verify error (verify_fatal); 16 MiB by default
-# keeps it short under emulation.
+# keeps it short under emulation.  The defaults come before the first --name,
+# as global options: several jobs in one fio cost one program start.
 fio_verify() {
 	local dev=$1
 	shift
 	require_cmd fio
-	fio --name=verify --filename="$dev" --ioengine=io_uring --direct=1 \
+	fio --filename="$dev" --ioengine=io_uring --direct=1 \
 		--rw=randwrite --bs=4k --iodepth=16 --size=16M \
 		--verify=crc32c --do_verify=1 --verify_fatal=1 --verify_state_save=0 \
-		--exitall_on_error=1 --error_dump=1 "$@" ||
+		--exitall_on_error=1 --error_dump=1 --name=verify "$@" ||
 		fail "fio write+verify on $dev failed"
 }

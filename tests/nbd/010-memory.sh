@@ -19,13 +19,15 @@ json=$(ublk list -n "$ID" --json)
 [ "$(jq -r '.[0].queues' <<<"$json")" = 2 ] || fail "want 2 queues (memory is multi-conn): $json"
 [ "$(jq -r '.[0].description' <<<"$json")" = "nbd+unix:///?socket=$sock" ] ||
 	fail "description: $json"
-ublk list | grep -q "nbd" || fail "ublk list does not show the target"
+[[ $(ublk list) == *nbd* ]] || fail "ublk list does not show the target"	# no grep -q pipe: SIGPIPE
 
-for bs in 4k 64k 1m; do
-	fio_verify "$DEV" --bs=$bs --size=32M --numjobs=2 --offset_increment=64M \
-		--verify_state_save=0 --group_reporting --output=/dev/null
-	echo "fio verify bs=$bs: ok"
-done
+# One fio (a program start is slow in the test VM), the three block sizes at
+# once, two jobs each on disjoint regions: 0, 32, 64, ... 160 MiB.
+fio_verify "$DEV" --bs=4k --size=8M --numjobs=2 --offset_increment=32M \
+	--name=verify-64k --bs=64k --size=16M --numjobs=2 --offset=64M --offset_increment=32M \
+	--name=verify-1m --bs=1m --size=16M --numjobs=2 --offset=128M --offset_increment=32M \
+	--output=/dev/null
+echo "fio verify bs=4k, 64k and 1m: ok"
 # Trim and write-zeroes reach the server: zeroed range reads back as zeroes.
 blkdiscard "$DEV" || fail "blkdiscard failed"
 dd if=/dev/urandom of="$DEV" bs=1M count=2 oflag=direct status=none
@@ -63,5 +65,5 @@ nbd_add --host 127.0.0.1 --port 10911 --export_name "" --user-copy
 	fail "description for --host: $(ublk list -n "$ID" --json)"
 [ "$(jq -r '.[0].copy_mode' <<<"$(ublk list -n "$ID" --json)")" = user_copy ] ||
 	fail "not in user copy mode"
-fio_verify "$DEV" --bsrange=4k-1m --size=32M --verify_state_save=0 --output=/dev/null
+fio_verify "$DEV" --bsrange=4k-1m --size=16M --output=/dev/null
 echo "TCP, user copy: ok"
