@@ -23,10 +23,10 @@ step() { echo "---- [${SECONDS}s] $*"; }
 # ---- a writable /usr: the VM's root is the host's, read-only, and the VM
 # writes /etc and /var through overlays (tests/vm/run-systemd); /usr gets one
 # here.  dpkg's database (/var/lib/dpkg) is the host's (copied to a tmpfs
-# below, as the /var overlay would on the first write): the libraries ublkd needs (liburing2, libconfig9,
-# libsystemd0, libnbd0) are installed there already, as the build needs
-# their -dev packages, so apt-get resolves every dependency without a
-# download.
+# below, where the test's changes go): the libraries ublkd needs
+# (liburing2, libconfig9, libsystemd0, libnbd0) are installed there already,
+# as the build needs their -dev packages, so apt-get resolves every
+# dependency without a download.
 # /usr/lib is a mount of its own (the VM kernel's modules over the host's
 # /usr/lib, tests/vm/initramfs-init), which an overlay of /usr would hide:
 # it gets its own writable overlay, bound back over /usr/lib.
@@ -59,11 +59,19 @@ apt_get() {
 # dpkg's database in memory: every dpkg run reads all of it (the file lists
 # of the host's ~3600 packages, "Reading database ... 138000 files"), which
 # took 30-35 s a run through the /var overlay and 9p, six runs in this test;
-# from tmpfs it takes a few.  One copy, then the same database, written by
-# the same apt and dpkg, at the same path.
-if ! cp -a /var/lib/dpkg $ovl/dpkg || ! mount --bind $ovl/dpkg /var/lib/dpkg; then
-	fail "cannot copy dpkg's database to a tmpfs"
+# from tmpfs it takes a second.  The copy comes from DEBDIR/dpkg-db.tar
+# (tests/deb/check-deb's tar of the host's /var/lib/dpkg: one file over 9p)
+# if that is the database the VM sees (the same status file), else file by
+# file (100 s).  Then the same database, written by the same apt and dpkg,
+# at the same path.
+mkdir $ovl/db
+if [ ! -f "$debdir/dpkg-db.tar" ] || ! tar -C $ovl/db -xf "$debdir/dpkg-db.tar" ||
+	! cmp -s $ovl/db/dpkg/status /var/lib/dpkg/status; then
+	echo "(copying /var/lib/dpkg file by file: no current $debdir/dpkg-db.tar)"
+	rm -rf $ovl/db/dpkg
+	cp -a /var/lib/dpkg $ovl/db/ || fail "cannot copy dpkg's database to a tmpfs"
 fi
+mount --bind $ovl/db/dpkg /var/lib/dpkg || fail "cannot bind the copy of dpkg's database over /var/lib/dpkg"
 ! dpkg -s ublkd >/dev/null 2>&1 || fail "ublkd is already installed in the VM's view of the host"
 
 step "apt-get install the packages"
