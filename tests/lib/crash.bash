@@ -94,11 +94,6 @@ crash_cycles() {
 		if [ -n "$restart" ]; then
 			eval "$restart" >/dev/null || fail "cycle $c: '$restart' failed"
 		fi
-		# The read first: it completes only once a new daemon has recovered the
-		# device, and waiting for it starts no process; polling `ublk list |
-		# jq` every 0.1 s instead takes CPU from the recovery it waits for
-		# (seconds under emulation, where systemd restarts ublkd).
-		for ((i = 0; i < 300; i++)); do [ -s "$_io_dir/probe" ] && break; sleep 0.1; done
 		for ((i = 0; i < 300; i++)); do
 			new=$(ublk list -n "$id" --json | jq -r '.[0].pid, .[0].state, .[0].daemon_running' | tr '\n' ' ')
 			state=${new#* }
@@ -107,6 +102,7 @@ crash_cycles() {
 			sleep 0.1
 		done
 		[ "$state" = "live true " ] || fail "cycle $c: no new daemon serving $dev 30 s after the kill (state: $state)"
+		for ((i = 0; i < 300; i++)); do [ -s "$_io_dir/probe" ] && break; sleep 0.1; done
 		[ -s "$_io_dir/probe" ] || fail "cycle $c: a read issued after the kill did not complete in 30 s"
 		t1=$(cat "$_io_dir/probe")
 		ms+=($((t1 - t0)))
