@@ -8,9 +8,8 @@
 cleanup sh -c 'ublk del -a >/dev/null 2>&1'
 require_cmd fio
 
-features=$(ublk features)	# not `ublk features | grep -q`: SIGPIPE under pipefail
 cases=("1" "2")
-grep -Eq '^[[:space:]]*SUPPORT_ZERO_COPY[[:space:]]+yes' <<<"$features" && cases+=("1 --zero-copy")
+if has_feature SUPPORT_ZERO_COPY; then cases+=("1 --zero-copy"); fi
 for c in "${cases[@]}"; do
 	read -r q zc <<<"$c"
 	# shellcheck disable=SC2086 # $zc: zero or one option

@@ -14,8 +14,7 @@ cleanup sh -c 'ublk del -a >/dev/null 2>&1'
 require_cmd fio jq dd
 
 modes=(--copy --user-copy)
-features=$(ublk features)	# not `ublk features | grep -q`: SIGPIPE under pipefail
-if grep -Eq '^[[:space:]]*(AUTO_BUF_REG|SUPPORT_ZERO_COPY|FUSED_ZERO_COPY)[[:space:]]+yes' <<<"$features"; then
+if has_feature AUTO_BUF_REG || has_feature SUPPORT_ZERO_COPY || has_feature FUSED_ZERO_COPY; then
 	modes+=(--zero-copy)
 else
 	echo "note: kernel $(uname -r) has no zero copy: --zero-copy cycles skipped"

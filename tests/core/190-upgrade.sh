@@ -21,12 +21,12 @@ require_cmd fio jq dd cmp
 # UBLKD_TEST_CRASH_CYCLES overrides the count, as for the crash tests.
 cycles=${UBLKD_TEST_CRASH_CYCLES:-$([ "${UBLKD_TEST_STRESS:-0}" = 1 ] && echo 20 || echo 3)}
 quiesce=0
-ublk features | grep -Eq '^[[:space:]]*QUIESCE[[:space:]]+yes' && quiesce=1
+if has_feature QUIESCE; then quiesce=1; fi
 # One mode in make check: zero copy where the kernel registers buffers
 # itself (its buffers are aborted with the fetches), else copy; both
 # under make check-stress.
 modes=(--copy)
-if ublk features | grep -Eq '^[[:space:]]*AUTO_BUF_REG[[:space:]]+yes'; then
+if has_feature AUTO_BUF_REG; then
 	modes=(--zero-copy)
 	[ "${UBLKD_TEST_STRESS:-0}" != 1 ] || modes=(--copy --zero-copy)
 fi

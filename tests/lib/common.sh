@@ -23,12 +23,15 @@
 #   fio_verify DEV [FIO_ARG]...  write DEV with crc32c checksums and verify them;
 #                                extra fio options override the defaults, and
 #                                more jobs (--name=JOB ...) get them too
+#   has_feature NAME             does `ublk features` say "NAME yes"? (features.bash)
 
 set -euo pipefail
 
 UBLKD_SRCDIR=${UBLKD_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 UBLKD_BUILDDIR=${UBLKD_BUILDDIR:-$UBLKD_SRCDIR}
 export UBLKD_SRCDIR UBLKD_BUILDDIR
+# shellcheck source=features.bash
+. "$(dirname "${BASH_SOURCE[0]}")/features.bash"
 
 skip() {
 	echo "SKIP: $*"

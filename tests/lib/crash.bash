@@ -100,6 +100,8 @@ crash_cycles() {
 		[ "$pid" != null ] && kill -0 "$pid" 2>/dev/null ||
 			fail "cycle $c: no running daemon for device $id before the kill"
 		rm -f "$_io_dir/probe"
+		# _now_ms inlined: $(_now_ms) forks a subshell between the
+		# clock and the kill; the division waits until after it.
 		t0=${EPOCHREALTIME//[!0-9]/}
 		kill -9 "$pid"
 		(dd if="$dev" of=/dev/null bs=4096 count=1 iflag=direct status=none &&

@@ -51,13 +51,8 @@ need ublk ublkd
 # ---- copy modes ------------------------------------------------------------
 # The data modes this kernel offers, as ublk add arguments ("" = the default).
 # Sets MODES (array) and says once which were skipped and why.
-# `ublk features` runs once (a program start costs 0.2-0.5 s in the test VM)
-# and is matched with bash, never piped into grep -q (SIGPIPE under pipefail).
-_FEATURES=
-has_feature() {
-	[ -n "$_FEATURES" ] || _FEATURES=$(ublk features 2>/dev/null) || _FEATURES=
-	[[ $'\n'$_FEATURES =~ $'\n'[[:space:]]*$1[[:space:]]+yes ]]
-}
+# shellcheck source=../lib/features.bash
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/features.bash"	# has_feature
 copy_modes() {
 	local missing=
 	# "" is the default mode: zero copy where the kernel has it (ublkd(8)),
