@@ -56,19 +56,35 @@ static void label_value(FILE *f, const char *s)
 	}
 }
 
+/* A block's labels: queue="Q", and with --threads thread="T" too (each
+ * thread of a queue counts apart; a sum over thread gives the queue). */
+static const char *queue_labels(const struct stats_dev *dev, unsigned int b, char *buf,
+				size_t len)
+{
+	unsigned int th = stats_threads(dev);
+
+	if (th > 1)
+		snprintf(buf, len, "queue=\"%u\",thread=\"%u\"", b / th, b % th);
+	else
+		snprintf(buf, len, "queue=\"%u\"", b);
+	return buf;
+}
+
 static void per_op(FILE *f, const struct stats_device_snap *devs, unsigned int n,
 		   const char *sample, size_t member)
 {
 	unsigned int d, q, op;
+	char ql[48];
 
 	for (d = 0; d < n; d++)
 		for (q = 0; q < devs[d].dev.nr_queues; q++) {
 			const uint64_t *v = (const uint64_t *)((const char *)&devs[d].queues[q] +
 							       member);
 
+			queue_labels(&devs[d].dev, q, ql, sizeof(ql));
 			for (op = 0; op < STATS_NR_OPS; op++)
-				fprintf(f, "%s{device=\"%u\",queue=\"%u\",op=\"%s\"} %llu\n", sample,
-					devs[d].dev.dev_id, q, stats_op_names[op],
+				fprintf(f, "%s{device=\"%u\",%s,op=\"%s\"} %llu\n", sample,
+					devs[d].dev.dev_id, ql, stats_op_names[op],
 					(unsigned long long)v[op]);
 		}
 }
@@ -77,14 +93,16 @@ static void per_queue(FILE *f, const struct stats_device_snap *devs, unsigned in
 		      const char *sample, size_t member)
 {
 	unsigned int d, q;
+	char ql[48];
 
 	for (d = 0; d < n; d++)
 		for (q = 0; q < devs[d].dev.nr_queues; q++) {
 			const uint64_t *v = (const uint64_t *)((const char *)&devs[d].queues[q] +
 							       member);
 
-			fprintf(f, "%s{device=\"%u\",queue=\"%u\"} %llu\n", sample,
-				devs[d].dev.dev_id, q, (unsigned long long)*v);
+			fprintf(f, "%s{device=\"%u\",%s} %llu\n", sample, devs[d].dev.dev_id,
+				queue_labels(&devs[d].dev, q, ql, sizeof(ql)),
+				(unsigned long long)*v);
 		}
 }
 
@@ -98,21 +116,23 @@ static void histogram(FILE *f, const char *name, const struct stats_device_snap 
 	const struct stats_queue *s = &dv->queues[q];
 	uint64_t cum = 0;
 	unsigned int b;
+	char ql[48];
 
+	queue_labels(&dv->dev, q, ql, sizeof(ql));
 	for (b = 0; b < STATS_NR_BUCKETS; b++) {
 		cum += s->lat_hist[b];
 		if (b < FIRST_BUCKET)
 			continue;
-		fprintf(f, "%s_bucket{device=\"%u\",queue=\"%u\",le=\"", name, dv->dev.dev_id, q);
+		fprintf(f, "%s_bucket{device=\"%u\",%s,le=\"", name, dv->dev.dev_id, ql);
 		if (b + 1 < STATS_NR_BUCKETS)
 			fprintf(f, "%.9g", (double)stats_bucket_le_ns(b) / 1e9);
 		else
 			fputs("+Inf", f);
 		fprintf(f, "\"} %llu\n", (unsigned long long)cum);
 	}
-	fprintf(f, "%s_sum{device=\"%u\",queue=\"%u\"} %.9f\n", name, dv->dev.dev_id, q,
+	fprintf(f, "%s_sum{device=\"%u\",%s} %.9f\n", name, dv->dev.dev_id, ql,
 		(double)s->lat_sum_ns / 1e9);
-	fprintf(f, "%s_count{device=\"%u\",queue=\"%u\"} %llu\n", name, dv->dev.dev_id, q,
+	fprintf(f, "%s_count{device=\"%u\",%s} %llu\n", name, dv->dev.dev_id, ql,
 		(unsigned long long)cum);
 }
 
@@ -156,8 +176,9 @@ void stats_write_metrics(FILE *f, const struct stats_device_snap *devs, unsigned
 		label_value(f, devs[d].dev.copy_mode);
 		fprintf(f, "\",zero_copy_mechanism=\"");
 		label_value(f, devs[d].dev.zc_mechanism);
-		fprintf(f, "\",queues=\"%u\",depth=\"%u\"} 1\n", devs[d].dev.nr_queues,
-			devs[d].dev.depth);
+		fprintf(f, "\",queues=\"%u\",threads_per_queue=\"%u\",depth=\"%u\"} 1\n",
+			devs[d].dev.nr_queues / stats_threads(&devs[d].dev),
+			stats_threads(&devs[d].dev), devs[d].dev.depth);
 	}
 	header(f, &start, fmt);
 	for (d = 0; d < n; d++)

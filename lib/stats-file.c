@@ -45,7 +45,8 @@ int stats_map_check(const void *base, size_t len, struct stats_dev *out)
 	if (d.magic != STATS_MAGIC || d.version != STATS_VERSION ||
 	    d.header_size != sizeof(struct stats_dev) ||
 	    d.queue_size != sizeof(struct stats_queue) ||
-	    !d.nr_queues || d.nr_queues > 4096 || len < stats_file_size(d.nr_queues))
+	    !d.nr_queues || d.nr_queues > 4096 || len < stats_file_size(d.nr_queues) ||
+	    d.nr_queues % stats_threads(&d))
 		return -EPROTO;
 	d.target[sizeof(d.target) - 1] = 0;
 	d.copy_mode[sizeof(d.copy_mode) - 1] = 0;

@@ -47,7 +47,8 @@ struct stats_dev {
 	uint32_t version;
 	uint32_t header_size;	/* sizeof(struct stats_dev) */
 	uint32_t queue_size;	/* sizeof(struct stats_queue) */
-	uint32_t nr_queues;
+	uint32_t nr_queues;	/* struct stats_queue blocks: one per queue
+				 * thread, hardware queues x threads */
 	uint32_t dev_id;
 	uint32_t depth;
 	uint64_t recoveries;	/* daemons that took the device over after its
@@ -58,7 +59,9 @@ struct stats_dev {
 	uint32_t upgrading;	/* set by `ublk upgrade` before the daemon
 				 * leaves: the next takeover is an upgrade
 				 * (and clears it) */
-	uint32_t pad;
+	uint32_t threads;	/* threads per hardware queue (--threads):
+				 * block b is queue b / threads, thread
+				 * b % threads.  0 (older daemons): 1 */
 	uint64_t created_ns;	/* CLOCK_REALTIME: the device's first start */
 	uint64_t started_ns;	/* CLOCK_REALTIME: this daemon's start */
 	int64_t pid;		/* this daemon */
@@ -83,6 +86,12 @@ struct stats_queue {
 
 /* The ops' names, by index: "read", ..., "write_zeroes", "other". */
 extern const char *const stats_op_names[STATS_NR_OPS];
+
+/* Threads per hardware queue: a block's queue is block / stats_threads(). */
+static inline unsigned int stats_threads(const struct stats_dev *d)
+{
+	return d->threads ? d->threads : 1;
+}
 
 static inline size_t stats_file_size(unsigned int nr_queues)
 {

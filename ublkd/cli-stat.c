@@ -124,7 +124,13 @@ static void text_report(struct dev *devs, int n, const struct opts *o)
 		if (!o->verbose)
 			continue;
 		for (q = 0; q < d->map.dev.nr_queues; q++) {
-			snprintf(name, sizeof(name), "  q%u", q);
+			unsigned int th = stats_threads(&d->map.dev);
+
+			/* q0, or with --threads q0.0, q0.1 ...: queue.thread */
+			if (th > 1)
+				snprintf(name, sizeof(name), "  q%u.%u", q / th, q % th);
+			else
+				snprintf(name, sizeof(name), "  q%u", q);
 			text_row(name, &d->qdelta[q], d->secs, d->now[q].in_flight);
 		}
 	}
@@ -207,7 +213,8 @@ static void json_report(struct dev *devs, int n, const struct opts *o)
 		json_string(&j, "target", h->target);
 		json_string(&j, "copy_mode", h->copy_mode);
 		json_string(&j, "zero_copy_mechanism", h->zc_mechanism);
-		json_uint(&j, "queues", h->nr_queues);
+		json_uint(&j, "queues", h->nr_queues / stats_threads(h));
+		json_uint(&j, "threads_per_queue", stats_threads(h));
 		json_uint(&j, "depth", h->depth);
 		json_int(&j, "pid", h->pid);
 		json_uint(&j, "recoveries", ev.recoveries);
@@ -222,7 +229,8 @@ static void json_report(struct dev *devs, int n, const struct opts *o)
 			json_open_array(&j, "queue_stats");
 			for (q = 0; q < h->nr_queues; q++) {
 				json_open_object(&j, NULL);
-				json_uint(&j, "queue", q);
+				json_uint(&j, "queue", q / stats_threads(h));
+				json_uint(&j, "thread", q % stats_threads(h));
 				json_rates(&j, &d->qdelta[q], d->secs, d->now[q].in_flight);
 				json_totals(&j, &d->now[q]);
 				json_close_object(&j);

@@ -36,6 +36,8 @@
 #define DEFAULT_QUEUE_DEPTH	128
 #define DEFAULT_MAX_IO_BYTES	(512U << 10)
 #define MAX_QUEUES		64
+/* --threads: the threads serving one queue (UBLK_F_PER_IO_DAEMON). */
+#define MAX_THREADS		16
 /* Exit status of a configuration error (sysexits.h's EX_CONFIG): a bad
  * config file, option or target setting.  ublkd@.service lists it in
  * RestartPreventExitStatus=: restarting cannot fix it.  See ublkd(8). */
@@ -91,6 +93,7 @@ struct dev_config {
 	int dev_id;		/* -n: -1 lets the kernel choose */
 	char *name;		/* --name: unique (names.c), or NULL */
 	unsigned int nr_queues;	/* -q: 0 means default */
+	unsigned int nr_threads;	/* --threads: per queue; 0 means 1 */
 	unsigned int depth;	/* -d */
 	uint64_t size;		/* -s: 0 means the target's size */
 	uint32_t max_io_bytes;	/* --max-io */
@@ -172,6 +175,9 @@ struct dev_stats;
 #define QUEUE_FILE_CHAR		0
 #define QUEUE_NR_FILES		8
 
+/* One queue thread: it serves hardware queue q_id (all of its tags, or
+ * with --threads its share), on its own io_uring.  What targets call a
+ * queue (queue_init, ublkd_queue_priv) is this. */
 struct ublkd_queue {
 	/* What the hot path reads per request, at the front (the first two
 	 * cache lines); the device's and the target's settings are copied
@@ -183,7 +189,11 @@ struct ublkd_queue {
 	void (*io_done)(struct ublkd_queue *q, struct ublkd_io *io,
 			uint32_t cookie, const struct io_uring_cqe *cqe);
 	unsigned int depth;
-	unsigned int q_id;
+	unsigned int q_id;	/* the hardware queue this thread serves */
+	unsigned int thread_idx;	/* which of its nr_threads: tags thread_idx,
+					 * thread_idx + nr_threads, ... are this
+					 * one's (--threads) */
+	unsigned int nr_threads;
 	enum ublkd_data_mode data_mode;
 	enum zc_mech zc;
 	uint32_t target_features;	/* UBLKD_TARGET_* */
@@ -240,7 +250,12 @@ struct ublkd_dev {
 	enum zc_mech zc;
 	uint32_t max_io_bytes;
 	int char_fd;
+	/* One per queue thread: nr_hw_queues x threads, queue q's threads
+	 * at q * threads ... q * threads + threads - 1.  With one thread
+	 * per queue (the default) queues[q] serves queue q. */
 	struct ublkd_queue *queues;
+	unsigned int threads;		/* per queue (--threads), >= 1 */
+	unsigned int nr_workers;	/* entries of queues[] */
 	/* queue threads report setup done / exit here */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;

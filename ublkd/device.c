@@ -127,27 +127,36 @@ static int open_char_dev(struct ublkd_dev *dev)
 	return 0;
 }
 
-/* Open /dev/ublkcN and lay out the queues, with their CPU affinity. */
+/* Open /dev/ublkcN and lay out the queue threads (--threads per queue),
+ * with their queue's CPU affinity. */
 static int open_queues(struct ublkd_dev *dev)
 {
-	unsigned int q;
+	unsigned int q, w;
+	cpu_set_t affinity;
 	int ret;
 
 	ret = open_char_dev(dev);
 	if (ret < 0)
 		return ret;
-	dev->queues = calloc(dev->info.nr_hw_queues, sizeof(*dev->queues));
+	dev->threads = dev->cfg.nr_threads > 1 ? dev->cfg.nr_threads : 1;
+	dev->nr_workers = dev->info.nr_hw_queues * dev->threads;
+	dev->queues = calloc(dev->nr_workers, sizeof(*dev->queues));
 	if (!dev->queues) {
 		close(dev->char_fd);
 		dev->char_fd = -1;
+		dev->nr_workers = 0;
 		return -ENOMEM;
 	}
 	for (q = 0; q < dev->info.nr_hw_queues; q++) {
-		dev->queues[q].dev = dev;
-		dev->queues[q].q_id = q;
-		if (ctrl_get_affinity(&dev->ctrl, dev->info.dev_id, q,
-				      &dev->queues[q].affinity) < 0)
-			CPU_ZERO(&dev->queues[q].affinity);
+		if (ctrl_get_affinity(&dev->ctrl, dev->info.dev_id, q, &affinity) < 0)
+			CPU_ZERO(&affinity);
+		for (w = q * dev->threads; w < (q + 1) * dev->threads; w++) {
+			dev->queues[w].dev = dev;
+			dev->queues[w].q_id = q;
+			dev->queues[w].thread_idx = w % dev->threads;
+			dev->queues[w].nr_threads = dev->threads;
+			dev->queues[w].affinity = affinity;
+		}
 	}
 	return 0;
 }
@@ -164,7 +173,8 @@ int device_setup(struct ublkd_dev *dev)
 	dev->info.dev_id = dev->cfg.dev_id < 0 ? (uint32_t)-1 : (uint32_t)dev->cfg.dev_id;
 	dev->info.flags = UBLK_F_CMD_IOCTL_ENCODE | mode_flags(dev) | recovery_flags(dev) |
 			  (dev->cfg.need_get_data ? UBLK_F_NEED_GET_DATA : 0) |
-			  (dev->cfg.no_part_scan ? UBLK_F_NO_AUTO_PART_SCAN : 0);
+			  (dev->cfg.no_part_scan ? UBLK_F_NO_AUTO_PART_SCAN : 0) |
+			  (dev->cfg.nr_threads > 1 ? UBLK_F_PER_IO_DAEMON : 0);
 
 	ret = ctrl_add_dev(&dev->ctrl, &dev->info);
 	if (ret == -EEXIST) {
@@ -255,6 +265,13 @@ int device_recover_check(struct ublkd_dev *dev, int quiet)
 	dev->zc = ZC_NONE;
 	dev->cfg.need_get_data = !!(f & UBLK_F_NEED_GET_DATA);
 	dev->cfg.no_part_scan = !!(f & UBLK_F_NO_AUTO_PART_SCAN);
+	/* Several threads per queue need the flag the device was added with. */
+	if (dev->cfg.nr_threads > 1 && !(f & UBLK_F_PER_IO_DAEMON)) {
+		ublkd_warn("device %u was added without per-I/O daemons (UBLK_F_PER_IO_DAEMON): "
+			   "recovering it with one thread per queue, not --threads %u", id,
+			   dev->cfg.nr_threads);
+		dev->cfg.nr_threads = 1;
+	}
 	if (f & UBLK_F_USER_COPY)
 		dev->cfg.data_mode = UBLKD_DATA_USER_COPY;
 	else if (f & UBLK_F_SUPPORT_ZERO_COPY) {
@@ -367,9 +384,9 @@ void device_stop(struct ublkd_dev *dev, int stop_kernel_dev)
 		if (ret < 0 && ret != -ENODEV)
 			ublkd_warn("STOP_DEV failed: %s", strerror(-ret));
 	}
-	for (q = 0; q < dev->info.nr_hw_queues; q++)
+	for (q = 0; q < dev->nr_workers; q++)
 		queue_request_stop(&dev->queues[q]);
-	for (q = 0; q < dev->info.nr_hw_queues; q++)
+	for (q = 0; q < dev->nr_workers; q++)
 		queue_join(&dev->queues[q]);
 }
 

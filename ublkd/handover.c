@@ -63,11 +63,11 @@ static int queues_exited(struct ublkd_dev *dev, int ms)
 	unsigned int exited = 0;
 	uint64_t n;
 
-	for (; exited < dev->info.nr_hw_queues && ms > 0; ms -= 100) {
+	for (; exited < dev->nr_workers && ms > 0; ms -= 100) {
 		if (poll(&pfd, 1, 100) == 1 && read(dev->exit_efd, &n, sizeof(n)) == sizeof(n))
 			exited += n;
 	}
-	return exited >= dev->info.nr_hw_queues;
+	return exited >= dev->nr_workers;
 }
 
 /* After serve() returned for a handover: let go of the device, leaving
@@ -81,7 +81,7 @@ int device_leave(struct ublkd_dev *dev)
 	 * crash's abrupt exit hands them back for reissue. */
 	if (dev->handover == HANDOVER_CRASH)
 		_exit(UBLKD_EXIT_HANDOVER);
-	for (q = 0; q < dev->info.nr_hw_queues; q++)
+	for (q = 0; q < dev->nr_workers; q++)
 		queue_request_stop(&dev->queues[q]);
 	if (!queues_exited(dev, HANDOVER_DRAIN_MS)) {
 		ublkd_warn("target %s still holds requests %d s after the quiesce: leaving them "
@@ -89,7 +89,7 @@ int device_leave(struct ublkd_dev *dev)
 			   HANDOVER_DRAIN_MS / 1000);
 		_exit(UBLKD_EXIT_HANDOVER);
 	}
-	for (q = 0; q < dev->info.nr_hw_queues; q++)
+	for (q = 0; q < dev->nr_workers; q++)
 		queue_join(&dev->queues[q]);
 	/* What was written reaches stable storage before the new daemon
 	 * opens the backing (it may be another process on another host). */

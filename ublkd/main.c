@@ -251,13 +251,14 @@ static int open_target(struct ublkd_dev *dev)
 /* Start every queue thread and wait until each has fetched (or failed). */
 static int start_queues(struct ublkd_dev *dev)
 {
-	unsigned int q, n = dev->info.nr_hw_queues;
+	unsigned int q, n = dev->nr_workers;
 	int ret = 0;
 
 	for (q = 0; q < n; q++) {
 		ret = queue_start(&dev->queues[q]);
 		if (ret < 0) {
-			ublkd_error("cannot start queue %u: %s", q, strerror(-ret));
+			ublkd_error("cannot start a thread of queue %u: %s", dev->queues[q].q_id,
+				    strerror(-ret));
 			break;
 		}
 	}
@@ -299,15 +300,16 @@ static char *join_args(int argc, char **argv)
 static void announce_ready(struct ublkd_dev *dev)
 {
 	const struct ublkd_setup *s = &dev->target.setup;
-	char size[32], status[512];
+	char size[32], status[512], threads[32];
 	int null;
 
 	format_size(s->size, size, sizeof(size));
-	ublkd_info("serving " UBLK_BLOCK_FMT ": %s %s, %s, %s, %u queue%s of depth %u",
+	snprintf(threads, sizeof(threads), ", %u threads each", dev->threads);
+	ublkd_info("serving " UBLK_BLOCK_FMT ": %s %s, %s, %s, %u queue%s of depth %u%s",
 		   dev->info.dev_id, dev->target.ops->name,
 		   s->description ? s->description : "", size, device_mode_name(dev),
 		   dev->info.nr_hw_queues, dev->info.nr_hw_queues > 1 ? "s" : "",
-		   dev->info.queue_depth);
+		   dev->info.queue_depth, dev->threads > 1 ? threads : "");
 	stats_status_line(dev, NULL, status, sizeof(status));
 	sd_notifyf(0, "READY=1\nSTATUS=%s", status);
 	if (dev->cfg.ready_fd < 0) {
@@ -338,7 +340,7 @@ static void exit_if_a_queue_failed(struct ublkd_dev *dev)
 {
 	unsigned int q;
 
-	for (q = 0; q < dev->info.nr_hw_queues; q++) {
+	for (q = 0; q < dev->nr_workers; q++) {
 		struct ublkd_queue *queue = &dev->queues[q];
 		int err = __atomic_load_n(&queue->fail_err, __ATOMIC_ACQUIRE);
 
@@ -346,9 +348,9 @@ static void exit_if_a_queue_failed(struct ublkd_dev *dev)
 			continue;
 		ublkd_error("queue %u of " UBLK_BLOCK_FMT " failed: %s: %s; exiting with status "
 			    "%d so that the device is recovered ('ublk recover -n %u', or the "
-			    "service restarts)", q, dev->info.dev_id, queue->fail_what,
+			    "service restarts)", queue->q_id, dev->info.dev_id, queue->fail_what,
 			    strerror(-err), EXIT_QUEUE_FAILED, dev->info.dev_id);
-		sd_notifyf(0, "STATUS=queue %u failed: %s", q, strerror(-err));
+		sd_notifyf(0, "STATUS=queue %u failed: %s", queue->q_id, strerror(-err));
 		_exit(EXIT_QUEUE_FAILED);
 	}
 }
@@ -493,7 +495,7 @@ static void serve(struct ublkd_dev *dev, int sfd, int lfd)
 		if (pfd[1].revents & POLLIN && read(dev->exit_efd, &n, sizeof(n)) == sizeof(n)) {
 			exit_if_a_queue_failed(dev);
 			exited += n;
-			if (exited >= dev->info.nr_hw_queues) {
+			if (exited >= dev->nr_workers) {
 				ublkd_info(UBLK_BLOCK_FMT " was stopped by the kernel", dev->info.dev_id);
 				return;
 			}
@@ -790,7 +792,9 @@ int main(int argc, char **argv)
 	}
 	if (!recovering && (choose_data_mode(&dev) < 0 || check_recovery(&dev) < 0 ||
 			    (dev.cfg.no_part_scan &&
-			     need_feature(&dev, UBLK_F_NO_AUTO_PART_SCAN, "--no-part-scan") < 0)))
+			     need_feature(&dev, UBLK_F_NO_AUTO_PART_SCAN, "--no-part-scan") < 0) ||
+			    (dev.cfg.nr_threads > 1 &&
+			     need_feature(&dev, UBLK_F_PER_IO_DAEMON, "--threads") < 0)))
 		goto out_ctrl;
 	if (open_target(&dev) < 0)
 		goto out_target;	/* close() only if open() succeeded */
@@ -840,7 +844,7 @@ int main(int argc, char **argv)
 out_stop:
 	/* From here, a request the target holds for long is failed (queue.c):
 	 * STOP_DEV waits for every request in flight. */
-	for (i = 0; i < (int)dev.info.nr_hw_queues; i++)
+	for (i = 0; i < (int)dev.nr_workers; i++)
 		queue_request_drain(&dev.queues[i]);
 	/* A failed recovery leaves the device waiting for the next daemon;
 	 * a device this daemon served is deleted on stop, with its runtime

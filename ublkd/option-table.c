@@ -101,6 +101,20 @@ static const char *get_queues(const struct dev_config *cfg, char *buf, size_t le
 	return buf;
 }
 
+static int set_threads(struct dev_config *cfg, const char *v, const char **want)
+{
+	cfg->nr_threads = strtoul(v, NULL, 10);
+	return 0;
+}
+
+static const char *get_threads(const struct dev_config *cfg, char *buf, size_t len)
+{
+	if (cfg->nr_threads <= 1)
+		return NULL;
+	snprintf(buf, len, "%u", cfg->nr_threads);
+	return buf;
+}
+
 static int set_depth(struct dev_config *cfg, const char *v, const char **want)
 {
 	cfg->depth = strtoul(v, NULL, 10);
@@ -497,6 +511,12 @@ const struct gopt generic_options[] = {
 		 .arg_name = "N", .min = 1, .max = UBLK_MAX_QUEUE_DEPTH, .help = "queue depth" },
 	  .def = "128", .what = "a queue depth", .example = "128",
 	  .flags = GOPT_RECORD, .set = set_depth, .get = get_depth },
+	{ .o = { .name = "threads", .has_arg = 1, .type = UBLKD_OPT_INT, .arg_name = "N",
+		 .min = 1, .max = MAX_THREADS,
+		 .help = "threads serving each queue, each with its own io_uring\n"
+			 "and 1/N of the tags (Linux 6.16+)" },
+	  .def = "1", .what = "a thread count", .example = "2",
+	  .flags = GOPT_RECORD, .set = set_threads, .get = get_threads },
 	{ .o = { .name = "size", .short_name = 's', .has_arg = 1, .type = UBLKD_OPT_SIZE,
 		 .arg_name = "SIZE", .min = 1, .max = INT64_MAX,
 		 .help = "device size, a multiple of 512" },

@@ -409,6 +409,18 @@ int options_validate(const struct dev_config *cfg, const struct ublkd_target_ops
 		ublkd_error("--zc-mechanism only applies to zero copy: add --zero-copy");
 		return -1;
 	}
+	if (cfg->nr_threads > 1 && !(ops->features & UBLKD_TARGET_THREADS)) {
+		ublkd_error("target %s cannot serve one queue from several threads (--threads "
+			    "%u): drop --threads, or give it more queues (-q)", ops->name,
+			    cfg->nr_threads);
+		return -1;
+	}
+	if (cfg->nr_threads > 1 && cfg->depth && cfg->nr_threads > cfg->depth) {
+		ublkd_error("--threads %u is more than the queue depth %u: each thread serves "
+			    "its share of the tags; lower --threads or raise --depth",
+			    cfg->nr_threads, cfg->depth);
+		return -1;
+	}
 	if (cfg->metrics_interval && !cfg->metrics_dir) {
 		ublkd_error("--metrics-interval applies to the metrics file: add --metrics-dir DIR");
 		return -1;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * queue.c - one thread per hardware queue, each with its own io_uring.
+ * queue.c - one thread per hardware queue (or --threads per queue, each
+ * serving its share of the tags), each with its own io_uring.
  *
  * The loop: submit everything queued and wait for at least one completion
  * (one io_uring_enter both commits finished requests and starts new target
@@ -295,9 +296,20 @@ static int queue_setup(struct ublkd_queue *q)
 		}
 	}
 
-	for (i = 0; i < q->depth; i++)
+	/* With --threads, this thread's tags are thread_idx, thread_idx + nr_threads,
+	 * ...: the kernel (UBLK_F_PER_IO_DAEMON) then sends each tag's
+	 * requests to the thread that fetched it, and takes its commits only
+	 * from there.  Interleaved, not in blocks: the block layer hands out
+	 * low tags first, and each thread gets its share of them. */
+	q->nr_live = 0;
+	for (i = 0; i < q->depth; i++) {
+		if (i % q->nr_threads != q->thread_idx) {
+			q->tags[i].state = TAG_DEAD;	/* another thread's */
+			continue;
+		}
 		queue_submit_fetch(q, &q->tags[i], UBLK_U_IO_FETCH_REQ);
-	q->nr_live = q->depth;
+		q->nr_live++;
+	}
 	arm_stop_poll(q);
 	ret = io_uring_submit(&q->ring);
 	return ret < 0 ? ret : 0;
@@ -412,8 +424,13 @@ static void *queue_thread(void *arg)
 	char name[16];
 	int ret;
 
-	/* `ublk list` finds the queue threads' tids by this name. */
-	snprintf(name, sizeof(name), "ublkd-q%u", q->q_id);
+	/* `ublk list` finds the queue threads' tids by this name: a queue's
+	 * first thread is ublkd-qN, its others (--threads) ublkd-qN.T. */
+	if (q->thread_idx)
+		snprintf(name, sizeof(name), "ublkd-q%u.%u", (uint8_t)q->q_id,
+			 (uint8_t)q->thread_idx);	/* < MAX_QUEUES, MAX_THREADS */
+	else
+		snprintf(name, sizeof(name), "ublkd-q%u", q->q_id);
 	pthread_setname_np(pthread_self(), name);
 	set_io_flusher(q);
 	ret = queue_setup(q);
@@ -440,6 +457,8 @@ int queue_start(struct ublkd_queue *q)
 	int ret;
 
 	q->depth = dev->info.queue_depth;
+	if (!q->nr_threads)
+		q->nr_threads = 1;
 	q->char_fd = dev->char_fd;
 	q->cmd_fd = dev->char_fd;	/* until ring_setup() registers it */
 	q->file_flags = 0;

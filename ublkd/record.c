@@ -83,6 +83,7 @@ static int add_generic(config_setting_t *r, const struct ublkd_dev *dev)
 		c.target = (char *)dev->target.ops->name;
 	c.dev_id = (int)dev->info.dev_id;
 	c.nr_queues = dev->info.nr_hw_queues;
+	c.nr_threads = dev->threads;
 	c.depth = dev->info.queue_depth;
 	c.max_io_bytes = dev->max_io_bytes;
 	for (g = 0; g < nr_generic_options; g++) {

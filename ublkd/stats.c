@@ -50,7 +50,8 @@ static void fill_header(struct ublkd_dev *dev, struct stats_dev *h)
 	h->version = STATS_VERSION;
 	h->header_size = sizeof(*h);
 	h->queue_size = sizeof(struct stats_queue);
-	h->nr_queues = dev->info.nr_hw_queues;
+	h->nr_queues = dev->nr_workers;
+	h->threads = dev->threads;
 	h->dev_id = dev->info.dev_id;
 	h->depth = dev->info.queue_depth;
 	h->started_ns = realtime_ns();
@@ -119,7 +120,7 @@ static void *take_over_file(struct ublkd_dev *dev, size_t len)
 	close(fd);
 	if (base == MAP_FAILED)
 		return NULL;
-	if (stats_map_check(base, len, &old) < 0 || old.nr_queues != dev->info.nr_hw_queues) {
+	if (stats_map_check(base, len, &old) < 0 || old.nr_queues != dev->nr_workers) {
 		munmap(base, len);
 		return NULL;
 	}
@@ -142,7 +143,7 @@ static void *take_over_file(struct ublkd_dev *dev, size_t len)
 
 int stats_setup(struct ublkd_dev *dev, int recovering)
 {
-	unsigned int nq = dev->info.nr_hw_queues, depth = dev->info.queue_depth, q;
+	unsigned int nq = dev->nr_workers, depth = dev->info.queue_depth, q;
 	struct dev_stats *ds;
 	int refused = 0;
 
@@ -219,7 +220,7 @@ uint64_t stats_bytes_copied(const struct ublkd_dev *dev)
 	unsigned int q;
 
 	/* One queue thread writes each; a relaxed load sees a whole value. */
-	for (q = 0; dev->stats && q < dev->info.nr_hw_queues; q++)
+	for (q = 0; dev->stats && q < dev->nr_workers; q++)
 		sum += __atomic_load_n(&stats_queue_at(dev->stats->base, q)->bytes_copied,
 				       __ATOMIC_RELAXED);
 	return sum;
@@ -240,7 +241,7 @@ void stats_teardown(struct ublkd_dev *dev)
 			 dev->info.dev_id);
 		unlink(path);
 	}
-	for (q = 0; ds->queues && q < dev->info.nr_hw_queues; q++) {
+	for (q = 0; ds->queues && q < dev->nr_workers; q++) {
 		free(ds->queues[q].arrival_ns);
 		free(ds->queues[q].done_ns);
 	}
@@ -285,7 +286,7 @@ void stats_sum(struct ublkd_dev *dev, struct stats_queue *total)
 	unsigned int q;
 
 	memset(total, 0, sizeof(*total));
-	for (q = 0; ds && q < dev->info.nr_hw_queues; q++) {
+	for (q = 0; ds && q < dev->nr_workers; q++) {
 		stats_read_queue(stats_queue_at(ds->base, q), &one);
 		stats_add(total, &one);
 	}
@@ -309,10 +310,10 @@ static int write_metrics(struct ublkd_dev *dev)
 
 	memcpy(&snap.dev, ds->base, sizeof(snap.dev));
 	stats_dev_events(ds->base, &snap.dev);	/* the counts that change */
-	snap.queues = stats_calloc(dev->info.nr_hw_queues, sizeof(*snap.queues));
+	snap.queues = stats_calloc(dev->nr_workers, sizeof(*snap.queues));
 	if (!snap.queues)
 		return -ENOMEM;
-	for (q = 0; q < dev->info.nr_hw_queues; q++)
+	for (q = 0; q < dev->nr_workers; q++)
 		stats_read_queue(stats_queue_at(ds->base, q), &snap.queues[q]);
 	snprintf(tmp, sizeof(tmp), "%s/.ublkd_%u.prom.XXXXXX", dev->cfg.metrics_dir,
 		 dev->info.dev_id);

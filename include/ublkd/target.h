@@ -134,13 +134,20 @@ struct ublkd_option {
 
 /* ---- The target ---- */
 struct ublkd_target;	/* opaque: the loaded target instance */
-struct ublkd_queue;	/* opaque: one hardware queue */
+struct ublkd_queue;	/* opaque: one queue thread (one hardware queue, or
+			 * with --threads a share of its tags) */
 
 #define UBLKD_TARGET_ZERO_COPY	(1U << 0)  /* all data moves via ublkd_prep_rw() */
 /* The target never reads or writes request data (null): under zero copy
  * ublkd then registers no buffer at all, and a READ returns whatever the
  * request's pages held.  Implies nothing in the copy modes. */
 #define UBLKD_TARGET_NO_DATA	(1U << 1)
+/* Several threads may serve one hardware queue (ublkd --threads): the
+ * target keeps its per-queue state in ublkd_queue_priv(), set up by
+ * queue_init (called once per thread), never in a table indexed by
+ * ublkd_queue_id(), which threads of one queue share.  Since ublkd 0.4;
+ * without it, --threads is refused for the target. */
+#define UBLKD_TARGET_THREADS	(1U << 2)
 
 struct ublkd_target_ops {
 	uint32_t api_version;	/* UBLKD_TARGET_API_VERSION */

@@ -111,6 +111,13 @@ static void test_layout_check(void)
 	h->version = STATS_VERSION;
 	h->queue_size = 64;
 	CHECK(stats_map_check(h, len, &out) < 0);
+	h->queue_size = sizeof(struct stats_queue);
+	h->threads = 2;		/* 2 blocks: one queue of 2 threads */
+	CHECK(stats_map_check(h, len, &out) == 0 && stats_threads(&out) == 2);
+	h->threads = 3;		/* 2 blocks cannot be queues of 3 threads */
+	CHECK(stats_map_check(h, len, &out) < 0);
+	h->threads = 0;		/* an older daemon's file: 1 thread */
+	CHECK(stats_map_check(h, len, &out) == 0 && stats_threads(&out) == 1);
 	free(h);
 }
 
@@ -236,11 +243,40 @@ static void test_exposition(void)
 	free(prom);
 }
 
+/* --threads 2: device 7's two blocks are queue 0's threads 0 and 1, each
+ * with a thread label; the info metric says 1 queue of 2 threads. */
+static void test_thread_labels(void)
+{
+	struct stats_device_snap devs[2];
+	struct stats_queue qs[3];
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	make_devices(devs, qs);
+	devs[1].dev.threads = 2;
+	stats_write_metrics(f, devs, 2, STATS_OPENMETRICS);
+	fclose(f);
+	CHECK(strstr(buf, "ublkd_requests_total{device=\"7\",queue=\"0\",thread=\"1\","
+			  "op=\"write\"} 5\n"));
+	CHECK(strstr(buf, "ublkd_requests_total{device=\"7\",queue=\"0\",thread=\"0\","
+			  "op=\"write\"} 0\n"));
+	CHECK(strstr(buf, "ublkd_in_flight_requests{device=\"7\",queue=\"0\",thread=\"1\"} 2\n"));
+	CHECK(strstr(buf, "ublkd_request_latency_seconds_count{device=\"7\",queue=\"0\","
+			  "thread=\"1\"} 5\n"));
+	CHECK(strstr(buf, "queues=\"1\",threads_per_queue=\"2\",depth=\"128\"} 1\n"));
+	/* the single-thread device keeps its labels as before */
+	CHECK(strstr(buf, "ublkd_in_flight_requests{device=\"0\",queue=\"0\"} 0\n"));
+	CHECK(!strstr(buf, "device=\"0\",queue=\"0\",thread="));
+	free(buf);
+}
+
 int main(void)
 {
 	test_consistent_snapshots();
 	test_sums_and_percentiles();
 	test_layout_check();
 	test_exposition();
+	test_thread_labels();
 	return unit_done("stats-test");
 }
