@@ -155,7 +155,9 @@ static void make_devices(struct stats_device_snap *devs, struct stats_queue *qs)
 	qs[2].in_flight = 2;
 }
 
-static char *exposition(enum stats_format fmt)
+/* The exposition of make_devices()'s two; threads: the second device's
+ * threads per queue (its two blocks: 2 queues of 1, or 1 queue of 2). */
+static char *exposition(enum stats_format fmt, unsigned int threads)
 {
 	struct stats_device_snap devs[2];
 	struct stats_queue qs[3];
@@ -164,6 +166,7 @@ static char *exposition(enum stats_format fmt)
 	FILE *f = open_memstream(&buf, &len);
 
 	make_devices(devs, qs);
+	devs[1].dev.threads = threads;
 	stats_write_metrics(f, devs, 2, fmt);
 	fclose(f);
 	return buf;
@@ -216,7 +219,7 @@ static int parse_with_python(const char *text, int openmetrics)
 
 static void test_exposition(void)
 {
-	char *om = exposition(STATS_OPENMETRICS), *prom = exposition(STATS_PROMETHEUS);
+	char *om = exposition(STATS_OPENMETRICS, 0), *prom = exposition(STATS_PROMETHEUS, 0);
 	size_t n = strlen(om);
 
 	CHECK(n > 7 && !strcmp(om + n - 6, "# EOF\n"));
@@ -247,16 +250,8 @@ static void test_exposition(void)
  * with a thread label; the info metric says 1 queue of 2 threads. */
 static void test_thread_labels(void)
 {
-	struct stats_device_snap devs[2];
-	struct stats_queue qs[3];
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	char *buf = exposition(STATS_OPENMETRICS, 2);
 
-	make_devices(devs, qs);
-	devs[1].dev.threads = 2;
-	stats_write_metrics(f, devs, 2, STATS_OPENMETRICS);
-	fclose(f);
 	CHECK(strstr(buf, "ublkd_requests_total{device=\"7\",queue=\"0\",thread=\"1\","
 			  "op=\"write\"} 5\n"));
 	CHECK(strstr(buf, "ublkd_requests_total{device=\"7\",queue=\"0\",thread=\"0\","
