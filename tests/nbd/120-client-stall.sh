@@ -25,7 +25,17 @@ fio --name=stall --filename="$DEV" --ioengine=io_uring --direct=1 --rw=randwrite
 	--bs=16k --iodepth=16 --size=16M --verify=crc32c --do_verify=1 --verify_fatal=1 \
 	--verify_state_save=0 --output="$TMPDIR/fio.out" &
 fio=$!
-sleep 2
+# Stop only once requests are in flight: under a loaded host fio can take
+# seconds to start, and a stall with nothing in flight arms no timer (CI saw
+# it: no stall logged).  /sys/block/X/inflight: reads and writes in flight.
+inflight=/sys/block/${DEV#/dev/}/inflight
+for ((i = 0; i < 300; i++)); do
+	read -r r w <"$inflight"
+	[ $((r + w)) -eq 0 ] || break
+	sleep 0.1
+done
+[ $((r + w)) -gt 0 ] || fail "no request in flight 30 s after fio started"
+sleep 0.5
 kill -STOP "$server" "$daemon"
 sleep 6
 kill -CONT "$daemon"
