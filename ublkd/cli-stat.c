@@ -111,7 +111,7 @@ static void text_events(const struct dev *d, const struct opts *o)
 static void text_report(struct dev *devs, int n, const struct opts *o)
 {
 	char name[32];
-	unsigned int q;
+	unsigned int q, th;
 	int i;
 
 	text_header();
@@ -123,9 +123,8 @@ static void text_report(struct dev *devs, int n, const struct opts *o)
 		text_events(d, o);
 		if (!o->verbose)
 			continue;
+		th = stats_threads(&d->map.dev);
 		for (q = 0; q < d->map.dev.nr_queues; q++) {
-			unsigned int th = stats_threads(&d->map.dev);
-
 			/* q0, or with --threads q0.0, q0.1 ...: queue.thread */
 			if (th > 1)
 				snprintf(name, sizeof(name), "  q%u.%u", q / th, q % th);

@@ -457,8 +457,6 @@ int queue_start(struct ublkd_queue *q)
 	int ret;
 
 	q->depth = dev->info.queue_depth;
-	if (!q->nr_threads)
-		q->nr_threads = 1;
 	q->char_fd = dev->char_fd;
 	q->cmd_fd = dev->char_fd;	/* until ring_setup() registers it */
 	q->file_flags = 0;
