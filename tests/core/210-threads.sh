@@ -3,7 +3,8 @@
 # io_uring and every Nth tag (UBLK_F_PER_IO_DAEMON, Linux 6.16+).
 #   Everywhere: what is refused, one line each (a target that keeps state
 #   per queue id, more threads than tags, out of range; before 6.16 the
-#   kernel feature, by name).
+#   kernel feature, by name).  A hand-edited recovery record asking for
+#   threads: one thread and a warning where the device lacks the flag.
 #   6.16+: null -q 1 --threads 2 has threads ublkd-q0 and ublkd-q0.1, and
 #   with two fio jobs on it, each thread serves requests of its own
 #   (`ublk stat -v --json`: queue 0, threads 0 and 1, reads > 0 each);
@@ -23,13 +24,6 @@ expect_fail 1 "--threads 4 is more than the queue depth 2: each thread serves it
 expect_fail 1 "invalid value '0' for --threads: expected a thread count from 1 to 16" \
 	ublk add -t null --threads 0
 expect_fail 1 "invalid value '17' for --threads" ublk add -t null --threads 17
-if ! has_feature PER_IO_DAEMON; then
-	expect_fail 1 "--threads needs the kernel feature UBLK_F_PER_IO_DAEMON \(Linux 6\.16\+\); this kernel \(.*\) does not have it" \
-		ublk add -t null --threads 2
-	echo "ok: refused on $(uname -r): no UBLK_F_PER_IO_DAEMON"
-	echo "pass"
-	exit 0
-fi
 
 # thread_names PID: the comm of each queue thread, sorted, on one line.
 thread_names() {
@@ -40,6 +34,41 @@ thread_names() {
 	done
 	printf '%s\n' "${names[@]}" | sort | tr '\n' ' '
 }
+
+# A recovery record that asks for threads (a hand edit): on a device whose
+# kernel flags lack UBLK_F_PER_IO_DAEMON (6.12; 7.3 sets it on every device)
+# the recovering daemon warns and serves one thread per queue, as the kernel
+# would refuse a second thread's fetches; with the flag, it serves two.
+dev=$(ublk add -t null -s 64M -q 1) || fail "ublk add -t null failed"
+id=${dev#/dev/ublkb}
+read -r pid flags <<<"$(ublk list -n "$id" --json | jq -r '.[0] | "\(.pid) \(.flags)"')"
+echo 'threads = 2;' >>"${UBLKD_RUNDIR:-/run/ublkd}/$id.conf"
+kill -9 "$pid"
+for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+out=$(ublk recover -n "$id" 2>"$TMPDIR/rec.err") && [ "$out" = "$dev" ] ||
+	fail "ublk recover after a hand-edited record failed: $(cat "$TMPDIR/rec.err")"
+warning="device $id was added without per-I/O daemons (UBLK_F_PER_IO_DAEMON): recovering it with one thread per queue, not --threads 2"
+pid=$(ublk list -n "$id" --json | jq -r '.[0].pid')
+names=$(thread_names "$pid")
+if ((flags & 0x2000)); then
+	! grep -qF "$warning" "$TMPDIR/rec.err" || fail "warned though the device has the flag"
+	[ "$names" = "ublkd-q0 ublkd-q0.1 " ] || fail "recovered with queue threads '$names', want 2"
+	echo "ok: a record asking for 2 threads, device flags $flags (PER_IO_DAEMON set): two threads"
+else
+	grep -qF "$warning" "$TMPDIR/rec.err" ||
+		fail "no warning about the record's threads: $(cat "$TMPDIR/rec.err")"
+	[ "$names" = "ublkd-q0 " ] || fail "recovered with queue threads '$names', want ublkd-q0 alone"
+	echo "ok: a record asking for 2 threads, device flags $flags (no PER_IO_DAEMON): warned, one thread"
+fi
+ublk del -n "$id" || fail "ublk del"
+
+if ! has_feature PER_IO_DAEMON; then
+	expect_fail 1 "--threads needs the kernel feature UBLK_F_PER_IO_DAEMON \(Linux 6\.16\+\); this kernel \(.*\) does not have it" \
+		ublk add -t null --threads 2
+	echo "ok: refused on $(uname -r): no UBLK_F_PER_IO_DAEMON"
+	echo "pass"
+	exit 0
+fi
 
 # null: both threads serve.
 dev=$(ublk add -t null -s 1G -q 1 --threads 2) || fail "ublk add -t null --threads 2 failed"
