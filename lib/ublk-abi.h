@@ -96,6 +96,30 @@ struct ublksrv_io_cmd {
 	uint64_t addr;		/* FETCH: buffer; REGISTER: buffer-table index */
 };
 
+/* Batch I/O (UBLK_F_BATCH_IO, Linux 7.0+): PREP_IO_CMDS and
+ * COMMIT_IO_CMDS carry this header in sqe->cmd and an array of nr_elem
+ * elements of elem_bytes each at sqe->addr.  An element is the header
+ * below, then (flag HAS_BUF_ADDR, copy mode) the tag's buffer address.
+ * FETCH_IO_CMDS is multishot: each completion fills a buffer of the
+ * ring's provided-buffer group sqe->buf_group with 16-bit tags. */
+struct ublk_batch_io {
+	uint16_t q_id;
+	uint16_t flags;		/* UBLK_BATCH_F_* */
+	uint16_t nr_elem;
+	uint8_t  elem_bytes;	/* 8, 16 with HAS_BUF_ADDR; FETCH: 2 */
+	uint8_t  reserved;
+	uint64_t reserved2;
+};
+#define UBLK_BATCH_F_HAS_ZONE_LBA		(1U << 0)
+#define UBLK_BATCH_F_HAS_BUF_ADDR		(1U << 1)
+#define UBLK_BATCH_F_AUTO_BUF_REG_FALLBACK	(1U << 2)
+
+struct ublk_elem_header {
+	uint16_t tag;
+	uint16_t buf_index;	/* AUTO_BUF_REG: the buffer-table slot */
+	int32_t  result;	/* COMMIT: bytes done or -errno */
+};
+
 /* AUTO_BUF_REG: packed into sqe->addr of FETCH/COMMIT_AND_FETCH. */
 #define UBLK_AUTO_BUF_REG_FALLBACK	(1U << 0)
 static inline uint64_t ublk_auto_buf_reg_addr(uint16_t index, uint8_t flags)
@@ -210,6 +234,9 @@ struct ublk_params {
 #define UBLK_IO_NEED_GET_DATA		0x22
 #define UBLK_IO_REGISTER_IO_BUF		0x23
 #define UBLK_IO_UNREGISTER_IO_BUF	0x24
+#define UBLK_IO_PREP_IO_CMDS		0x25	/* batch I/O */
+#define UBLK_IO_COMMIT_IO_CMDS		0x26
+#define UBLK_IO_FETCH_IO_CMDS		0x27
 #define UBLK_IO_FUSED_SUBMIT_IO		0x30	/* kernel/ series */
 
 /* ioctl encoding ('u', nr, payload type), always used: every kernel with
@@ -217,6 +244,7 @@ struct ublk_params {
 #define UBLK_U_CTRL_R(nr)	_IOR('u', (nr), struct ublksrv_ctrl_cmd)
 #define UBLK_U_CTRL_RW(nr)	_IOWR('u', (nr), struct ublksrv_ctrl_cmd)
 #define UBLK_U_IO(nr)		_IOWR('u', (nr), struct ublksrv_io_cmd)
+#define UBLK_U_BATCH(nr)	_IOWR('u', (nr), struct ublk_batch_io)
 
 #define UBLK_U_CMD_GET_QUEUE_AFFINITY	UBLK_U_CTRL_R(UBLK_CMD_GET_QUEUE_AFFINITY)
 #define UBLK_U_CMD_GET_DEV_INFO		UBLK_U_CTRL_R(UBLK_CMD_GET_DEV_INFO)
@@ -240,6 +268,9 @@ struct ublk_params {
 #define UBLK_U_IO_NEED_GET_DATA		UBLK_U_IO(UBLK_IO_NEED_GET_DATA)
 #define UBLK_U_IO_REGISTER_IO_BUF	UBLK_U_IO(UBLK_IO_REGISTER_IO_BUF)
 #define UBLK_U_IO_UNREGISTER_IO_BUF	UBLK_U_IO(UBLK_IO_UNREGISTER_IO_BUF)
+#define UBLK_U_IO_PREP_IO_CMDS		UBLK_U_BATCH(UBLK_IO_PREP_IO_CMDS)
+#define UBLK_U_IO_COMMIT_IO_CMDS	UBLK_U_BATCH(UBLK_IO_COMMIT_IO_CMDS)
+#define UBLK_U_IO_FETCH_IO_CMDS		UBLK_U_BATCH(UBLK_IO_FETCH_IO_CMDS)
 #define UBLK_U_IO_FUSED_SUBMIT_IO	UBLK_U_IO(UBLK_IO_FUSED_SUBMIT_IO)
 
 /* I/O command results */
@@ -312,6 +343,8 @@ _Static_assert(sizeof(struct ublksrv_ctrl_cmd) == 32, "ctrl_cmd is 32 bytes");
 _Static_assert(sizeof(struct ublksrv_ctrl_dev_info) == 64, "dev_info is 64 bytes");
 _Static_assert(sizeof(struct ublksrv_io_desc) == 24, "io_desc is 24 bytes");
 _Static_assert(sizeof(struct ublksrv_io_cmd) == 16, "io_cmd is 16 bytes");
+_Static_assert(sizeof(struct ublk_batch_io) == 16, "batch_io is 16 bytes");
+_Static_assert(sizeof(struct ublk_elem_header) == 8, "elem_header is 8 bytes");
 _Static_assert(sizeof(struct ublk_param_basic) == 32, "basic is 32 bytes");
 _Static_assert(sizeof(struct ublk_param_discard) == 20, "discard is 20 bytes");
 

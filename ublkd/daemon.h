@@ -101,6 +101,7 @@ struct dev_config {
 	int data_mode_set;	/* --copy, --user-copy or --zero-copy given: no
 				 * default (zero copy where it helps) */
 	enum zc_mech zc_force;	/* --zc-mechanism: ZC_NONE means best */
+	int batch_io;		/* -b 1, --no-batch-io -1, 0: the default */
 	int need_get_data;	/* -g 1, --need-get-data: UBLK_F_NEED_GET_DATA,
 				 * writes' data fetched after the request */
 	int read_only;
@@ -188,6 +189,7 @@ struct ublkd_queue {
 	void (*queue_io)(struct ublkd_queue *q, struct ublkd_io *io);
 	void (*io_done)(struct ublkd_queue *q, struct ublkd_io *io,
 			uint32_t cookie, const struct io_uring_cqe *cqe);
+	struct queue_batch *batch;	/* batch I/O (batch.c), or NULL: per tag */
 	unsigned int depth;
 	unsigned int q_id;	/* the hardware queue this thread serves */
 	unsigned int thread_idx;	/* which of its nr_threads: tags thread_idx,
@@ -202,6 +204,7 @@ struct ublkd_queue {
 				 * QUEUE_FILE_CHAR, or the fd itself */
 	uint8_t file_flags;	/* IOSQE_FIXED_FILE when cmd_fd is a slot */
 	uint8_t need_get_data;	/* UBLK_F_NEED_GET_DATA */
+	uint8_t batch_io;	/* UBLK_F_BATCH_IO: batch_setup() makes batch */
 	uint8_t nr_files;	/* target files registered, slots 1.. */
 	unsigned int nr_busy;	/* tags away from the kernel */
 	uint64_t nr_requests;	/* requests received */
@@ -248,6 +251,7 @@ struct ublkd_dev {
 	struct ublksrv_ctrl_dev_info info;
 	uint64_t kernel_features;
 	enum zc_mech zc;
+	int batch_io;		/* the device has UBLK_F_BATCH_IO (batch.c) */
 	uint32_t max_io_bytes;
 	int char_fd;
 	/* One per queue thread: nr_hw_queues x threads, queue q's threads
@@ -366,6 +370,15 @@ struct io_uring_sqe *queue_prep_io_cmd(struct ublkd_queue *q, struct tag *t,
 				       unsigned int cmd_op, int32_t result,
 				       uint64_t addr, unsigned int kind);
 void queue_submit_fetch(struct ublkd_queue *q, struct tag *t, unsigned int cmd_op);
+void queue_new_request(struct ublkd_queue *q, struct tag *t);
+/* batch.c: batch I/O (UBLK_F_BATCH_IO) */
+int batch_setup(struct ublkd_queue *q);
+void batch_fetch_cqe(struct ublkd_queue *q, const struct io_uring_cqe *cqe);
+void batch_commit(struct ublkd_queue *q, struct tag *t);
+int batch_flush(struct ublkd_queue *q);
+void batch_commit_cqe(struct ublkd_queue *q, unsigned int idx, int res);
+int batch_live(const struct ublkd_queue *q);
+void batch_free(struct ublkd_queue *q);
 
 /* user_data: tag in bits 0-15, kind in 16-23, target cookie in 32-63 */
 enum ud_kind {
@@ -375,6 +388,9 @@ enum ud_kind {
 	UD_UNREGISTER,		/* UNREGISTER_IO_BUF */
 	UD_UCOPY,		/* user-copy pread/pwrite on ublkcN */
 	UD_STOP,		/* poll on stop_efd */
+	UD_PREP,		/* batch I/O: PREP_IO_CMDS */
+	UD_FETCH,		/* batch I/O: the multishot FETCH_IO_CMDS */
+	UD_COMMIT,		/* batch I/O: COMMIT_IO_CMDS, cookie: its buffer */
 };
 #define UD_NO_TAG 0xffff
 

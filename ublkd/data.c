@@ -128,7 +128,10 @@ void data_commit(struct ublkd_queue *q, struct tag *t)
 		struct io_uring_sqe *sqe = queue_prep_io_cmd(q, t, UBLK_U_IO_UNREGISTER_IO_BUF,
 							     0, t->io.tag, UD_UNREGISTER);
 
-		sqe->flags |= IOSQE_IO_HARDLINK | IOSQE_CQE_SKIP_SUCCESS;
+		/* Per tag, linked before the commit; batch I/O's commit goes
+		 * out later in the same enter, and the kernel runs the SQEs
+		 * in order. */
+		sqe->flags |= (q->batch ? 0 : IOSQE_IO_HARDLINK) | IOSQE_CQE_SKIP_SUCCESS;
 		t->registered = 0;
 	}
 	if (t->io.op == UBLK_IO_OP_READ && t->result > 0 &&
@@ -136,7 +139,10 @@ void data_commit(struct ublkd_queue *q, struct tag *t)
 		stats_copied(q, t->result);
 	stats_commit(q, &t->io, t->result);
 	q->nr_busy--;
-	queue_submit_fetch(q, t, UBLK_U_IO_COMMIT_AND_FETCH_REQ);
+	if (q->batch)
+		batch_commit(q, t);
+	else
+		queue_submit_fetch(q, t, UBLK_U_IO_COMMIT_AND_FETCH_REQ);
 }
 
 static const char *state_name(unsigned int state)

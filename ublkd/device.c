@@ -81,10 +81,13 @@ static uint64_t mode_flags(const struct ublkd_dev *dev)
 
 /* UBLK_F_QUIESCE too where the kernel has it (Linux 6.16+; it needs
  * USER_RECOVERY): `ublk upgrade` hands the device over without killing
- * its daemon (handover.c). */
+ * its daemon (handover.c).  Not with batch I/O: there QUIESCE_DEV's
+ * cancel marks the queues aborted (7.3's ublk_batch_cancel_queue sets
+ * force_abort), and every request until the next daemon fails with EIO
+ * (core/220 saw it).  The crash path's hand-over reissues them. */
 static uint64_t recovery_flags(const struct ublkd_dev *dev)
 {
-	uint64_t quiesce = dev->kernel_features & UBLK_F_QUIESCE;
+	uint64_t quiesce = dev->batch_io ? 0 : dev->kernel_features & UBLK_F_QUIESCE;
 
 	switch (dev->cfg.recovery) {
 	case RECOVERY_REISSUE:
@@ -174,7 +177,8 @@ int device_setup(struct ublkd_dev *dev)
 	dev->info.flags = UBLK_F_CMD_IOCTL_ENCODE | mode_flags(dev) | recovery_flags(dev) |
 			  (dev->cfg.need_get_data ? UBLK_F_NEED_GET_DATA : 0) |
 			  (dev->cfg.no_part_scan ? UBLK_F_NO_AUTO_PART_SCAN : 0) |
-			  (dev->cfg.nr_threads > 1 ? UBLK_F_PER_IO_DAEMON : 0);
+			  (dev->cfg.nr_threads > 1 ? UBLK_F_PER_IO_DAEMON : 0) |
+			  (dev->batch_io ? UBLK_F_BATCH_IO : 0);
 
 	ret = ctrl_add_dev(&dev->ctrl, &dev->info);
 	if (ret == -EEXIST) {
@@ -265,6 +269,14 @@ int device_recover_check(struct ublkd_dev *dev, int quiet)
 	dev->zc = ZC_NONE;
 	dev->cfg.need_get_data = !!(f & UBLK_F_NEED_GET_DATA);
 	dev->cfg.no_part_scan = !!(f & UBLK_F_NO_AUTO_PART_SCAN);
+	/* The device speaks the commands it was added with. */
+	dev->batch_io = !!(f & UBLK_F_BATCH_IO);
+	dev->cfg.batch_io = dev->batch_io ? 1 : -1;
+	if (dev->batch_io && dev->cfg.nr_threads > 1) {
+		ublkd_warn("device %u uses batch I/O (UBLK_F_BATCH_IO): recovering it with one "
+			   "thread per queue, not --threads %u", id, dev->cfg.nr_threads);
+		dev->cfg.nr_threads = 1;
+	}
 	/* Several threads per queue need the flag the device was added with. */
 	if (dev->cfg.nr_threads > 1 && !(f & UBLK_F_PER_IO_DAEMON)) {
 		ublkd_warn("device %u was added without per-I/O daemons (UBLK_F_PER_IO_DAEMON): "

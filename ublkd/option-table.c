@@ -263,10 +263,28 @@ static int set_u(struct dev_config *cfg, const char *v, const char **want)
 	return 0;
 }
 
+/* Batch I/O: -b asks for it (refused where the kernel lacks it),
+ * --no-batch-io keeps the per-tag commands; neither: main.c decides. */
 static int set_batch_io(struct dev_config *cfg, const char *v, const char **want)
 {
-	ublkd_error("batch I/O (-b) is not implemented yet: drop -b");
-	return -2;
+	cfg->batch_io = 1;
+	return 0;
+}
+
+static const char *get_batch_io(const struct dev_config *cfg, char *buf, size_t len)
+{
+	return cfg->batch_io > 0 ? "" : NULL;
+}
+
+static int set_no_batch_io(struct dev_config *cfg, const char *v, const char **want)
+{
+	cfg->batch_io = -1;
+	return 0;
+}
+
+static const char *get_no_batch_io(const struct dev_config *cfg, char *buf, size_t len)
+{
+	return cfg->batch_io < 0 ? "" : NULL;
 }
 
 static int set_read_only(struct dev_config *cfg, const char *v, const char **want)
@@ -552,8 +570,13 @@ const struct gopt generic_options[] = {
 		 .choices = zero_one, .help = "ublksrv's complete-in-task: accepted, no effect" },
 	  .flags = GOPT_CLI_ONLY, .set = set_u },
 	{ .o = { .name = "batch-io", .short_name = 'b', .type = UBLKD_OPT_BOOL,
-		 .help = "ublksrv's batch I/O: refused, not implemented yet" },
-	  .flags = GOPT_CLI_ONLY, .set = set_batch_io },
+		 .help = "fetch and commit requests in batches, not one command\n"
+			 "per tag (UBLK_F_BATCH_IO, Linux 7.0+)" },
+	  .flags = GOPT_RECORD, .set = set_batch_io, .get = get_batch_io },
+	{ .o = { .name = "no-batch-io", .type = UBLKD_OPT_BOOL,
+		 .help = "one fetch and one commit command per tag, even where\n"
+			 "the kernel has batch I/O" },
+	  .flags = GOPT_RECORD, .set = set_no_batch_io, .get = get_no_batch_io },
 	{ .o = { .name = "read-only", .type = UBLKD_OPT_BOOL,
 		 .help = "export the device read-only" },
 	  .alias = "read_only", .flags = GOPT_RECORD, .set = set_read_only, .get = get_read_only },

@@ -421,6 +421,21 @@ int options_validate(const struct dev_config *cfg, const struct ublkd_target_ops
 			    cfg->nr_threads, cfg->depth);
 		return -1;
 	}
+	if (cfg->batch_io > 0 && cfg->nr_threads > 1) {
+		ublkd_error("--batch-io and --threads %u cannot be combined: the kernel has no "
+			    "per-I/O daemons with batch I/O; drop one", cfg->nr_threads);
+		return -1;
+	}
+	if (cfg->batch_io > 0 && cfg->need_get_data) {
+		ublkd_error("--batch-io and -g 1 (NEED_GET_DATA) cannot be combined: batch I/O "
+			    "has no NEED_GET_DATA; drop one");
+		return -1;
+	}
+	if (cfg->batch_io > 0 && cfg->depth == 1) {
+		ublkd_error("--batch-io needs a queue depth of 2 or more (the kernel refuses "
+			    "depth 1 with batch I/O): raise --depth, or drop --batch-io");
+		return -1;
+	}
 	if (cfg->metrics_interval && !cfg->metrics_dir) {
 		ublkd_error("--metrics-interval applies to the metrics file: add --metrics-dir DIR");
 		return -1;

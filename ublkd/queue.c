@@ -121,6 +121,15 @@ static void fail_stuck_requests(struct ublkd_queue *q)
 			    q->q_id, failed - 8);
 }
 
+/* Tag t has a new request (a fetch completed, or a batch fetch named it). */
+void queue_new_request(struct ublkd_queue *q, struct tag *t)
+{
+	q->nr_busy++;
+	q->nr_requests++;
+	stats_arrive(q, t->io.tag);
+	data_request(q, t);
+}
+
 /* A FETCH, COMMIT_AND_FETCH or NEED_GET_DATA completed. */
 static void on_cmd_cqe(struct ublkd_queue *q, struct tag *t, int res)
 {
@@ -129,10 +138,7 @@ static void on_cmd_cqe(struct ublkd_queue *q, struct tag *t, int res)
 		return;
 	}
 	if (res == UBLK_IO_RES_OK) {
-		q->nr_busy++;
-		q->nr_requests++;
-		stats_arrive(q, t->io.tag);
-		data_request(q, t);
+		queue_new_request(q, t);
 		return;
 	}
 	if (res != UBLK_IO_RES_ABORT && res != -ECANCELED)
@@ -160,6 +166,12 @@ static void dispatch(struct ublkd_queue *q, const struct io_uring_cqe *cqe)
 		break;
 	case UD_STOP:
 		on_stop_request(q);
+		break;
+	case UD_FETCH:
+		batch_fetch_cqe(q, cqe);
+		break;
+	case UD_COMMIT:
+		batch_commit_cqe(q, ud_cookie(ud), cqe->res);
 		break;
 	default:
 		data_cqe(q, t, kind, cqe);
@@ -302,6 +314,13 @@ static int queue_setup(struct ublkd_queue *q)
 	 * from there.  Interleaved, not in blocks: the block layer hands out
 	 * low tags first, and each thread gets its share of them. */
 	q->nr_live = 0;
+	if (q->batch_io) {
+		ret = batch_setup(q);
+		if (ret < 0)
+			return ret;
+		q->nr_live = q->depth;
+		goto submit;
+	}
 	for (i = 0; i < q->depth; i++) {
 		if (i % q->nr_threads != q->thread_idx) {
 			q->tags[i].state = TAG_DEAD;	/* another thread's */
@@ -310,6 +329,7 @@ static int queue_setup(struct ublkd_queue *q)
 		queue_submit_fetch(q, &q->tags[i], UBLK_U_IO_FETCH_REQ);
 		q->nr_live++;
 	}
+submit:
 	arm_stop_poll(q);
 	ret = io_uring_submit(&q->ring);
 	return ret < 0 ? ret : 0;
@@ -356,11 +376,15 @@ static void queue_loop(struct ublkd_queue *q)
 	/* Serve until the kernel aborted every tag, or we were asked to stop
 	 * and nothing is left with the target. */
 	stats_batch_start(q);
-	while (q->nr_live && !(q->stopping && !q->nr_busy)) {
+	while ((q->batch ? batch_live(q) != 0 : q->nr_live != 0) && !(q->stopping && !q->nr_busy)) {
 		if (ops->queue_idle)
 			ops->queue_idle(q);
 		stats_batch_end(q);
-		ret = submit_and_wait(q);
+		ret = q->batch ? batch_flush(q) : 0;
+		if (ret < 0)
+			q->fail_what = "the batch commit (out of memory)";
+		else
+			ret = submit_and_wait(q);
 		if (ret < 0) {
 			/* The main thread logs it and exits: see serve(). */
 			__atomic_store_n(&q->fail_err, ret, __ATOMIC_RELEASE);
@@ -381,6 +405,8 @@ static void queue_loop(struct ublkd_queue *q)
 	/* The last requests' commits may still be queued: hand them to the
 	 * kernel, which otherwise takes those requests back as unfinished
 	 * (after a handover it would issue them again to the next daemon). */
+	if (q->stopping && q->batch && batch_flush(q) < 0)
+		ublkd_warn("queue %u: out of memory for the last commits", q->q_id);
 	if (q->stopping && io_uring_sq_ready(&q->ring))
 		io_uring_submit(&q->ring);
 }
@@ -398,6 +424,7 @@ static void queue_teardown(struct ublkd_queue *q)
 	if (q->ring_up)
 		io_uring_queue_exit(&q->ring);
 	q->ring_up = 0;
+	batch_free(q);
 	if (q->descs)
 		munmap((void *)q->descs, q->descs_len);
 	q->descs = NULL;
@@ -463,6 +490,7 @@ int queue_start(struct ublkd_queue *q)
 	q->data_mode = dev->cfg.data_mode;
 	q->zc = dev->zc;
 	q->need_get_data = !!dev->cfg.need_get_data;
+	q->batch_io = dev->batch_io;
 	q->max_io_bytes = dev->max_io_bytes;
 	q->target_features = ops->features;
 	q->queue_io = ops->queue_io;

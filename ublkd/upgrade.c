@@ -208,7 +208,10 @@ static const char *no_quiesce(uint64_t features, uint64_t flags, char *buf, size
 	if (flags & UBLK_F_QUIESCE)
 		return NULL;
 	uname(&u);
-	if (!(features & UBLK_F_QUIESCE))
+	if (flags & UBLK_F_BATCH_IO)
+		snprintf(buf, len, "the device uses batch I/O, which ublkd does not quiesce "
+			 "(the kernel fails requests until the next daemon)");
+	else if (!(features & UBLK_F_QUIESCE))
 		snprintf(buf, len, "this kernel (%s) has no UBLK_F_QUIESCE (Linux %s+)", u.release,
 			 feature_since(UBLK_F_QUIESCE));
 	else
