@@ -17,6 +17,7 @@
  * (data.c, the targets) is shared.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -55,6 +56,8 @@ struct queue_batch {
 	int fetch_armed;
 	int enobufs_warned;
 	unsigned int commit_failures;	/* logged ones, at most 8 */
+	/* how much each command carried, for the log at exit */
+	uint64_t nr_fetch_cqes, nr_fetched, nr_commits, nr_committed;
 };
 
 static unsigned int pow2_at_least(unsigned int n)
@@ -145,6 +148,8 @@ void batch_fetch_cqe(struct ublkd_queue *q, const struct io_uring_cqe *cqe)
 		unsigned int bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
 
 		if (bid < b->nr_fetch_bufs) {
+			b->nr_fetch_cqes++;
+			b->nr_fetched += cqe->res > 0 ? (unsigned int)cqe->res / sizeof(uint16_t) : 0;
 			if (cqe->res > 0)
 				take_tags(q, (const uint16_t *)(b->fetch_bufs +
 							       (size_t)bid * b->fetch_buf_len),
@@ -229,6 +234,8 @@ int batch_flush(struct ublkd_queue *q)
 	sqe->len = c->n * b->elem_bytes;
 	sqe->user_data = ud_make(UD_NO_TAG, UD_COMMIT, b->cur);
 	c->busy = 1;
+	b->nr_commits++;
+	b->nr_committed += c->n;
 	b->cur = (unsigned int)next;
 	return 0;
 }
@@ -408,6 +415,12 @@ void batch_free(struct ublkd_queue *q)
 
 	if (!b)
 		return;
+	if (b->nr_fetch_cqes && b->nr_commits)
+		ublkd_info("queue %u: batch I/O: %" PRIu64 " requests in %" PRIu64 " fetch "
+			   "completions (%.1f each), committed in %" PRIu64 " commands (%.1f each)",
+			   q->q_id, b->nr_fetched, b->nr_fetch_cqes,
+			   (double)b->nr_fetched / b->nr_fetch_cqes, b->nr_commits,
+			   (double)b->nr_committed / b->nr_commits);
 	if (b->br)
 		munmap(b->br, b->br_len);
 	free(b->fetch_bufs);

@@ -50,6 +50,17 @@ out=$(ublk recover -n "$id") || fail "recover failed"
 dd if=/dev/zero of="/dev/ublkb$id" bs=64K count=4 oflag=direct status=none || fail "I/O after recovery"
 ublk del -n "$id" || fail "del"
 
-expect_fail 1 "^ublkd: batch I/O \(-b\) is not implemented yet: drop -b$" ublk add -t null -b
+# ublksrv's -b: batch I/O where the kernel has it, else one line naming it.
+if has_feature BATCH_IO; then
+	out=$(ublk add -t null -b) || fail "ublk add -t null -b failed"
+	id=$(get_dev_id <<<"$out")
+	ublk list -n "$id" --json | jq -e '.[0].features | index("BATCH_IO")' >/dev/null ||
+		fail "-b: the device lacks BATCH_IO: $(ublk list -n "$id" --json)"
+	dd if=/dev/zero of="/dev/ublkb$id" bs=64K count=4 oflag=direct status=none || fail "I/O with -b"
+	ublk del -n "$id" || fail "del"
+else
+	expect_fail 1 "^ublkd: --batch-io needs the kernel feature UBLK_F_BATCH_IO \(Linux 7\.0\+\); this kernel \(.*\) does not have it$" \
+		ublk add -t null -b
+fi
 expect_fail 1 "invalid value '2' for -u: expected 0 or 1" ublk add -t null -u 2
 [ -z "$(ublk list)" ] || fail "devices left behind: $(ublk list)"

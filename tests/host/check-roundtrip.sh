@@ -65,7 +65,11 @@ expect_fail 78 "--zc-mechanism only applies to zero copy: add --zero-copy" \
 	"$ublkd" -t null --zc-mechanism auto --check
 expect_fail 78 "nbd: --uri cannot be combined with --host" \
 	"$ublkd" -t nbd --uri nbd://h/x --host h --check
-expect_fail 78 "batch I/O \(-b\) is not implemented yet: drop -b" "$ublkd" -t null -b --check
+expect_fail 78 "^ublkd: --batch-io and --threads 2 cannot be combined: the kernel has no per-I/O daemons with batch I/O; drop one$" \
+	"$ublkd" -t null -b --threads 2 --check
+expect_fail 78 "^ublkd: --batch-io and -g 1 \(NEED_GET_DATA\) cannot be combined: batch I/O has no NEED_GET_DATA; drop one$" \
+	"$ublkd" -t null -b -g 1 --check
+expect_fail 78 "^ublkd: --batch-io needs a queue depth of 2 or more" "$ublkd" -t null -b -d 1 --check
 expect_fail 78 "^ublkd: --metrics-dir /nonexistent/m: no such directory; give an existing directory" \
 	"$ublkd" -t null --metrics-dir /nonexistent/m --check
 expect_fail 78 "^ublkd: --metrics-dir $img: not a directory; " "$ublkd" -t null --metrics-dir "$img" --check

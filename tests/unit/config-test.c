@@ -728,7 +728,6 @@ static void test_cli_messages(void)
 		{ "--max-io", "5000", "ublkd: invalid value '5000' for --max-io: expected 4K to 32M in multiples of 4K\n" },
 		{ "--level", "9", "ublkd: invalid value '9' for --level: expected an integer from 1 to 8\n" },
 		{ "--mode", "slow", "ublkd: invalid value 'slow' for --mode: expected fast or safe\n" },
-		{ "-b", NULL, "ublkd: batch I/O (-b) is not implemented yet: drop -b\n" },
 	};
 	size_t i;
 
