@@ -90,9 +90,7 @@ echo "ok: null -q 1 --threads 2: threads $names; reads per queue.thread: $per"
 ublk del -n "$id" || fail "ublk del"
 
 # loop: data intact in every copy mode, then across a crash.
-modes=("--copy" "--user-copy")
-if has_feature AUTO_BUF_REG; then modes+=("--zero-copy --zc-mechanism auto"); fi
-if has_feature SUPPORT_ZERO_COPY; then modes+=("--zero-copy --zc-mechanism register"); fi
+mapfile -t modes <<<"$(data_modes)"
 img=$(tmpfile 64M)
 for mode in "${modes[@]}"; do
 	# shellcheck disable=SC2086

@@ -62,9 +62,7 @@ echo "ok: null -q 2 -b: flags $f; reads per queue: $per"
 ublk del -n "$id" || fail "ublk del"
 
 # loop: data intact in every copy mode.
-modes=("--copy" "--user-copy")
-if has_feature AUTO_BUF_REG; then modes+=("--zero-copy --zc-mechanism auto"); fi
-if has_feature SUPPORT_ZERO_COPY; then modes+=("--zero-copy --zc-mechanism register"); fi
+mapfile -t modes <<<"$(data_modes)"
 img=$(tmpfile 64M)
 for mode in "${modes[@]}"; do
 	for q in 1 2; do

@@ -24,6 +24,8 @@
 #                                extra fio options override the defaults, and
 #                                more jobs (--name=JOB ...) get them too
 #   has_feature NAME             does `ublk features` say "NAME yes"? (features.bash)
+#   data_modes                   the data modes this kernel has, as ublk add options,
+#                                one per line (features.bash)
 
 set -euo pipefail
 
