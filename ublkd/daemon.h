@@ -204,7 +204,6 @@ struct ublkd_queue {
 				 * QUEUE_FILE_CHAR, or the fd itself */
 	uint8_t file_flags;	/* IOSQE_FIXED_FILE when cmd_fd is a slot */
 	uint8_t need_get_data;	/* UBLK_F_NEED_GET_DATA */
-	uint8_t batch_io;	/* UBLK_F_BATCH_IO: batch_setup() makes batch */
 	uint8_t nr_files;	/* target files registered, slots 1.. */
 	unsigned int nr_busy;	/* tags away from the kernel */
 	uint64_t nr_requests;	/* requests received */

@@ -264,7 +264,7 @@ static int set_u(struct dev_config *cfg, const char *v, const char **want)
 }
 
 /* Batch I/O: -b asks for it (refused where the kernel lacks it),
- * --no-batch-io keeps the per-tag commands; neither: main.c decides. */
+ * --no-batch-io says so for the per-tag commands, the default. */
 static int set_batch_io(struct dev_config *cfg, const char *v, const char **want)
 {
 	cfg->batch_io = 1;

@@ -314,11 +314,10 @@ static int queue_setup(struct ublkd_queue *q)
 	 * from there.  Interleaved, not in blocks: the block layer hands out
 	 * low tags first, and each thread gets its share of them. */
 	q->nr_live = 0;
-	if (q->batch_io) {
-		ret = batch_setup(q);
+	if (dev->batch_io) {
+		ret = batch_setup(q);	/* batch_live(), not nr_live, from here */
 		if (ret < 0)
 			return ret;
-		q->nr_live = q->depth;
 		goto submit;
 	}
 	for (i = 0; i < q->depth; i++) {
@@ -490,7 +489,6 @@ int queue_start(struct ublkd_queue *q)
 	q->data_mode = dev->cfg.data_mode;
 	q->zc = dev->zc;
 	q->need_get_data = !!dev->cfg.need_get_data;
-	q->batch_io = dev->batch_io;
 	q->max_io_bytes = dev->max_io_bytes;
 	q->target_features = ops->features;
 	q->queue_io = ops->queue_io;
