@@ -181,6 +181,21 @@ int ctrl_stop_dev(struct ublk_ctrl *c, uint32_t dev_id)
 	return ctrl_cmd(c, UBLK_U_CMD_STOP_DEV, dev_id, (uint16_t)-1, NULL, 0, 0);
 }
 
+/* REG_BUF (Linux 7.1, a device added with UBLK_F_SHMEM_ZC): pin len bytes
+ * of shared memory at addr for shared-memory zero copy.  The index the
+ * kernel gave it (>= 0), or -errno.  Before START_DEV: afterwards the
+ * kernel freezes the queue to register, which waits for every request
+ * in flight (forever during a recovery: no daemon serves them). */
+int ctrl_reg_buf(struct ublk_ctrl *c, uint32_t dev_id, void *addr, uint64_t len)
+{
+	struct ublk_shmem_buf_reg reg = {
+		.addr = (uint64_t)(uintptr_t)addr,
+		.len = len,
+	};
+
+	return ctrl_cmd(c, UBLK_U_CMD_REG_BUF, dev_id, (uint16_t)-1, &reg, sizeof(reg), 0);
+}
+
 int ctrl_set_params(struct ublk_ctrl *c, uint32_t dev_id, struct ublk_params *p)
 {
 	p->len = sizeof(*p);

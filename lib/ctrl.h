@@ -29,6 +29,7 @@ int ctrl_try_stop_dev(struct ublk_ctrl *c, uint32_t dev_id);
 int ctrl_update_size(struct ublk_ctrl *c, uint32_t dev_id, uint64_t sectors);
 int ctrl_quiesce_dev(struct ublk_ctrl *c, uint32_t dev_id, uint64_t timeout_ms);
 int ctrl_release_dev(struct ublk_ctrl *c, uint32_t dev_id, int timeout_ms);
+int ctrl_reg_buf(struct ublk_ctrl *c, uint32_t dev_id, void *addr, uint64_t len);
 int ctrl_set_params(struct ublk_ctrl *c, uint32_t dev_id, struct ublk_params *p);
 int ctrl_get_params(struct ublk_ctrl *c, uint32_t dev_id, struct ublk_params *p);
 int ctrl_get_info(struct ublk_ctrl *c, uint32_t dev_id, struct ublksrv_ctrl_dev_info *info);

@@ -228,6 +228,8 @@ struct ublk_params {
 #define UBLK_CMD_UPDATE_SIZE		0x15
 #define UBLK_CMD_QUIESCE_DEV		0x16
 #define UBLK_CMD_TRY_STOP_DEV		0x17
+#define UBLK_CMD_REG_BUF		0x18	/* UBLK_F_SHMEM_ZC (7.1) */
+#define UBLK_CMD_UNREG_BUF		0x19
 
 #define UBLK_IO_FETCH_REQ		0x20
 #define UBLK_IO_COMMIT_AND_FETCH_REQ	0x21
@@ -262,6 +264,8 @@ struct ublk_params {
 #define UBLK_U_CMD_UPDATE_SIZE		UBLK_U_CTRL_RW(UBLK_CMD_UPDATE_SIZE)
 #define UBLK_U_CMD_QUIESCE_DEV		UBLK_U_CTRL_RW(UBLK_CMD_QUIESCE_DEV)
 #define UBLK_U_CMD_TRY_STOP_DEV		UBLK_U_CTRL_RW(UBLK_CMD_TRY_STOP_DEV)
+#define UBLK_U_CMD_REG_BUF		UBLK_U_CTRL_RW(UBLK_CMD_REG_BUF)
+#define UBLK_U_CMD_UNREG_BUF		UBLK_U_CTRL_RW(UBLK_CMD_UNREG_BUF)
 
 #define UBLK_U_IO_FETCH_REQ		UBLK_U_IO(UBLK_IO_FETCH_REQ)
 #define UBLK_U_IO_COMMIT_AND_FETCH_REQ	UBLK_U_IO(UBLK_IO_COMMIT_AND_FETCH_REQ)
@@ -338,7 +342,33 @@ static inline uint64_t ublk_user_copy_offset(unsigned int q, unsigned int tag,
 	       (uint64_t)tag << UBLK_TAG_OFF | off);
 }
 
+/* Shared-memory zero copy (UBLK_F_SHMEM_ZC, 7.1): REG_BUF pins a range of
+ * the server's shared memory (ctrl_cmd.addr points to this struct) and
+ * returns its index.  A request whose pages all lie in one registered
+ * range arrives with UBLK_IO_F_SHMEM_ZC, and its descriptor's addr is
+ * that range's index (bits 32-47) and the byte offset in it (bits 0-31):
+ * the kernel copies nothing, the data is in the server's mapping. */
+struct ublk_shmem_buf_reg {
+	uint64_t addr;		/* page aligned */
+	uint64_t len;		/* page aligned, 4 GiB at most */
+	uint32_t flags;		/* UBLK_SHMEM_BUF_READ_ONLY */
+	uint32_t reserved;
+};
+#define UBLK_SHMEM_BUF_READ_ONLY	(1U << 0)
+#define UBLK_SHMEM_BUF_MAX		(1ULL << 32)
+
+static inline unsigned int ublk_shmem_index(uint64_t addr)
+{
+	return (addr >> 32) & 0xffff;
+}
+
+static inline uint32_t ublk_shmem_offset(uint64_t addr)
+{
+	return (uint32_t)addr;
+}
+
 /* Static layout checks: these sizes are ABI. */
+_Static_assert(sizeof(struct ublk_shmem_buf_reg) == 24, "shmem_buf_reg is 24 bytes");
 _Static_assert(sizeof(struct ublksrv_ctrl_cmd) == 32, "ctrl_cmd is 32 bytes");
 _Static_assert(sizeof(struct ublksrv_ctrl_dev_info) == 64, "dev_info is 64 bytes");
 _Static_assert(sizeof(struct ublksrv_io_desc) == 24, "io_desc is 24 bytes");

@@ -108,6 +108,7 @@ struct dev_config {
 	char *io_scheduler;	/* --io-scheduler: NULL is "none"; "keep" */
 	int no_part_scan;	/* --no-part-scan: UBLK_F_NO_AUTO_PART_SCAN */
 	char *metrics_dir;	/* --metrics-dir: write ublkd_ID.prom there */
+	char *shmem;		/* --shmem: shared memory served in place */
 	unsigned int metrics_interval;	/* --metrics-interval: seconds, 0: default */
 	enum recovery_mode recovery;
 	int recover;		/* --recover: take over device dev_id */
@@ -155,6 +156,8 @@ struct tag {
 	uint8_t state;		/* enum tag_state */
 	uint8_t registered;	/* buffer registered by us: unregister at commit */
 	uint8_t warned;		/* a bad completion of this tag was logged */
+	uint8_t shmem;		/* io.buf points into --shmem, not the tag's
+				 * own buffer (UBLK_IO_F_SHMEM_ZC) */
 	int32_t result;		/* result to commit */
 	uint64_t since_ms;	/* when the target got it (ublkd_now_ms) */
 };
@@ -219,6 +222,8 @@ struct ublkd_queue {
 	size_t descs_len;
 	char *bufs;		/* copy modes: depth * max_io_bytes */
 	size_t bufs_len;
+	char *shmem_base;	/* --shmem's mapping (the device's), or NULL */
+	uint64_t shmem_len;
 	void *io_privs;
 	void *priv;		/* the target's */
 	cpu_set_t affinity;
@@ -233,6 +238,7 @@ struct ublkd_queue {
 	uint64_t nr_bad_completions;	/* target completions ignored */
 	unsigned int bad_logged;	/* ... of which logged */
 	int zc_fallback_warned;	/* the first ZC_AUTO fallback was logged */
+	int shmem_warned;	/* a bad UBLK_IO_F_SHMEM_ZC address was logged */
 	struct queue_stats *stats;	/* the counters (stats.h) */
 	/* Testing aid (UBLKD_TEST_AUTO_REG_MISS=N): every Nth fetch asks for
 	 * an index past the buffer table, so that the kernel's automatic
@@ -252,6 +258,8 @@ struct ublkd_dev {
 	enum zc_mech zc;
 	int batch_io;		/* the device has UBLK_F_BATCH_IO (batch.c) */
 	uint32_t max_io_bytes;
+	char *shmem_base;	/* --shmem mapped (shmem.c), or NULL */
+	uint64_t shmem_len;
 	int char_fd;
 	/* One per queue thread: nr_hw_queues x threads, queue q's threads
 	 * at q * threads ... q * threads + threads - 1.  With one thread
@@ -348,6 +356,14 @@ int device_resize(struct ublkd_dev *dev, uint64_t want, int force, uint64_t *old
  * device_leave() (after serve()) exits, leaving the device waiting. */
 void device_handover(struct ublkd_dev *dev, char *ans, size_t len);
 int device_leave(struct ublkd_dev *dev);
+
+/* shmem.c (--shmem): shmem_check() for options_validate(); shmem_map()
+ * before the device is set up, new or recovered; shmem_register() for a
+ * new device, before START_DEV.  0, or -1 / -errno after one line. */
+int shmem_check(const char *path);
+int shmem_map(struct ublkd_dev *dev);
+int shmem_register(struct ublkd_dev *dev);
+void shmem_unmap(struct ublkd_dev *dev);
 
 /* control.c */
 int control_open(uint32_t dev_id);

@@ -18,6 +18,12 @@
  *              ZC_FUSED     (6.12 with ublkd's kernel/ series) each target
  *                           read/write is one fused SQE whose ublk half lends
  *                           the pages to its read/write half.
+ *   --shmem    (copy and user copy, 7.1+) a request whose pages lie in the
+ *              shared memory registered at start (shmem.c) comes with
+ *              UBLK_IO_F_SHMEM_ZC: nobody copies, io.buf points into
+ *              ublkd's mapping of it for the target, and back to the tag's
+ *              own buffer at commit (the next fetch hands that to the
+ *              kernel).
  */
 #include <errno.h>
 #include <string.h>
@@ -64,6 +70,29 @@ static uint32_t map_flags(uint32_t kflags)
 	return f;
 }
 
+/* UBLK_IO_F_SHMEM_ZC: the request's data is at d->addr's offset in the
+ * shared memory.  0, or -1 (with one warning per queue) when that is not
+ * in ublkd's mapping: a kernel bug, or a registration ublkd did not make. */
+static int use_shmem(struct ublkd_queue *q, struct tag *t, const struct ublksrv_io_desc *d)
+{
+	uint64_t off = ublk_shmem_offset(d->addr);
+
+	if (ublk_shmem_index(d->addr) != 0 || !q->shmem_base ||
+	    off + t->io.len > q->shmem_len) {
+		if (!q->shmem_warned) {
+			q->shmem_warned = 1;
+			ublkd_error("queue %u tag %u: the kernel put a request's data at shared "
+				    "buffer %u offset %llu, outside --shmem (%llu bytes): failed "
+				    "with EIO", q->q_id, t->io.tag, ublk_shmem_index(d->addr),
+				    (unsigned long long)off, (unsigned long long)q->shmem_len);
+		}
+		return -1;
+	}
+	t->io.buf = q->shmem_base + off;
+	t->shmem = 1;
+	return 0;
+}
+
 /* A new request arrived on tag t. */
 void data_request(struct ublkd_queue *q, struct tag *t)
 {
@@ -96,6 +125,13 @@ void data_request(struct ublkd_queue *q, struct tag *t)
 		return;
 	}
 
+	if (has_data(op) && (d->op_flags & UBLK_IO_F_SHMEM_ZC)) {
+		if (use_shmem(q, t, d) < 0)
+			ublkd_complete(q, &t->io, -EIO);
+		else
+			to_target(q, t);
+		return;
+	}
 	if (has_data(op) && mode == UBLKD_DATA_ZERO_COPY &&
 	    !(q->target_features & UBLKD_TARGET_NO_DATA) &&
 	    (q->zc == ZC_REGISTER || (d->op_flags & UBLK_IO_F_NEED_REG_BUF))) {
@@ -134,9 +170,13 @@ void data_commit(struct ublkd_queue *q, struct tag *t)
 		sqe->flags |= (q->batch ? 0 : IOSQE_IO_HARDLINK) | IOSQE_CQE_SKIP_SUCCESS;
 		t->registered = 0;
 	}
-	if (t->io.op == UBLK_IO_OP_READ && t->result > 0 &&
-	    q->data_mode == UBLKD_DATA_COPY)
+	if (t->shmem) {
+		t->io.buf = q->bufs + (size_t)t->io.tag * q->max_io_bytes;
+		t->shmem = 0;
+	} else if (t->io.op == UBLK_IO_OP_READ && t->result > 0 &&
+		   q->data_mode == UBLKD_DATA_COPY) {
 		stats_copied(q, t->result);
+	}
 	stats_commit(q, &t->io, t->result);
 	q->nr_busy--;
 	if (q->batch)
@@ -179,7 +219,7 @@ void ublkd_complete(struct ublkd_queue *q, struct ublkd_io *io, int result)
 		return;
 	}
 	t->result = result;
-	if (io->op == UBLK_IO_OP_READ && result > 0 &&
+	if (io->op == UBLK_IO_OP_READ && result > 0 && !t->shmem &&
 	    q->data_mode == UBLKD_DATA_USER_COPY) {
 		t->state = TAG_FINISHING;
 		prep_user_copy(q, t, 1, (uint32_t)result);

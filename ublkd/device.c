@@ -178,7 +178,8 @@ int device_setup(struct ublkd_dev *dev)
 			  (dev->cfg.need_get_data ? UBLK_F_NEED_GET_DATA : 0) |
 			  (dev->cfg.no_part_scan ? UBLK_F_NO_AUTO_PART_SCAN : 0) |
 			  (dev->cfg.nr_threads > 1 ? UBLK_F_PER_IO_DAEMON : 0) |
-			  (dev->batch_io ? UBLK_F_BATCH_IO : 0);
+			  (dev->batch_io ? UBLK_F_BATCH_IO : 0) |
+			  (dev->shmem_base ? UBLK_F_SHMEM_ZC : 0);
 
 	ret = ctrl_add_dev(&dev->ctrl, &dev->info);
 	if (ret == -EEXIST) {
@@ -201,6 +202,9 @@ int device_setup(struct ublkd_dev *dev)
 			    strerror(-ret));
 		goto err_del;
 	}
+	ret = shmem_register(dev);	/* before START_DEV (shmem.c) */
+	if (ret < 0)
+		goto err_del;
 	ret = open_queues(dev);
 	if (ret < 0)
 		goto err_del;
@@ -269,6 +273,15 @@ int device_recover_check(struct ublkd_dev *dev, int quiet)
 	dev->zc = ZC_NONE;
 	dev->cfg.need_get_data = !!(f & UBLK_F_NEED_GET_DATA);
 	dev->cfg.no_part_scan = !!(f & UBLK_F_NO_AUTO_PART_SCAN);
+	/* The kernel holds the first daemon's --shmem registration; the
+	 * record names the file (and record.c checks it is the same). */
+	if (!!(f & UBLK_F_SHMEM_ZC) != !!dev->cfg.shmem) {
+		ublkd_error("cannot recover device %u: it was added %s shared memory, its "
+			    "recovery record says %s; delete it with 'ublk del -n %u'", id,
+			    f & UBLK_F_SHMEM_ZC ? "with" : "without",
+			    dev->cfg.shmem ? "--shmem" : "no --shmem", id);
+		return -1;
+	}
 	/* The device speaks the commands it was added with. */
 	dev->batch_io = !!(f & UBLK_F_BATCH_IO);
 	dev->cfg.batch_io = dev->batch_io ? 1 : -1;

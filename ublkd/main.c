@@ -106,7 +106,9 @@ static int need_feature(const struct ublkd_dev *dev, uint64_t bit, const char *w
  * that moves data (loop: 512K reads 1.8x copy's in `make bench`, and no
  * copy-mode buffers), where the kernel has a mechanism; copy otherwise.  A
  * target that moves no data (null) gains nothing from zero copy and stays
- * with copy, as does a device with -g 1 (a copy-mode feature).
+ * with copy, as does a device with -g 1 (a copy-mode feature) or --shmem
+ * (whose requests need no copy in the copy modes, and zero copy has none
+ * to save).
  */
 static void default_data_mode(struct ublkd_dev *dev)
 {
@@ -114,7 +116,7 @@ static void default_data_mode(struct ublkd_dev *dev)
 	const uint64_t zc = UBLK_F_AUTO_BUF_REG | UBLK_F_SUPPORT_ZERO_COPY |
 			    UBLK_F_FUSED_ZERO_COPY;
 
-	if (dev->cfg.data_mode_set || dev->cfg.need_get_data)
+	if (dev->cfg.data_mode_set || dev->cfg.need_get_data || dev->cfg.shmem)
 		return;
 	if ((ops->features & UBLKD_TARGET_ZERO_COPY) && !(ops->features & UBLKD_TARGET_NO_DATA) &&
 	    (dev->kernel_features & zc))
@@ -805,10 +807,13 @@ int main(int argc, char **argv)
 			    (dev.cfg.no_part_scan &&
 			     need_feature(&dev, UBLK_F_NO_AUTO_PART_SCAN, "--no-part-scan") < 0) ||
 			    (dev.cfg.nr_threads > 1 &&
-			     need_feature(&dev, UBLK_F_PER_IO_DAEMON, "--threads") < 0)))
+			     need_feature(&dev, UBLK_F_PER_IO_DAEMON, "--threads") < 0) ||
+			    (dev.cfg.shmem && need_feature(&dev, UBLK_F_SHMEM_ZC, "--shmem") < 0)))
 		goto out_ctrl;
 	if (open_target(&dev) < 0)
 		goto out_target;	/* close() only if open() succeeded */
+	if (shmem_map(&dev) < 0)
+		goto out_target;
 	/* From here on a stop signal undoes what was made (the main thread
 	 * looks between the steps; each step is bounded). */
 	setup_guard_stop(&guard);
@@ -871,6 +876,7 @@ out_target:
 	if (served || dev.handover)
 		stats_log_summary(&dev);
 	stats_teardown(&dev);	/* after the queue threads: they count into it */
+	shmem_unmap(&dev);	/* after the queue threads: they point into it */
 	plugin_close(&dev.target);
 out_ctrl:
 	name_release(&dev);	/* after the device is gone, or left for recovery */

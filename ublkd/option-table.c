@@ -311,6 +311,16 @@ static const char *get_io_scheduler(const struct dev_config *cfg, char *buf, siz
 	return cfg->io_scheduler;	/* [a-z0-9_-]: one shell word */
 }
 
+static int set_shmem(struct dev_config *cfg, const char *v, const char **want)
+{
+	return replace_str(&cfg->shmem, v);	/* v: made absolute (UBLKD_OPT_PATH) */
+}
+
+static const char *get_shmem(const struct dev_config *cfg, char *buf, size_t len)
+{
+	return cfg->shmem;
+}
+
 static int set_metrics_dir(struct dev_config *cfg, const char *v, const char **want)
 {
 	char *d = strdup(v);	/* v: made absolute (UBLKD_OPT_PATH) */
@@ -560,6 +570,13 @@ const struct gopt generic_options[] = {
 		 .choices = zc_choices, .help = "with --zero-copy: auto, register or\nfused" },
 	  .def = "the best the kernel has", .example = "\"auto\"", .flags = GOPT_RECORD,
 	  .set = set_zc_mechanism, .get = get_zc_mechanism },
+	{ .o = { .name = "shmem", .has_arg = 1, .type = UBLKD_OPT_PATH, .arg_name = "FILE",
+		 .help = "requests whose pages lie in the shared memory FILE\n"
+			 "(hugetlbfs, tmpfs) are served in place, not copied\n"
+			 "(UBLK_F_SHMEM_ZC, Linux 7.1+; copy and user copy)" },
+	  .what = "a file on hugetlbfs or tmpfs, a whole number of pages, 4 GiB at most",
+	  .example = "\"/dev/shm/app-buffers\"",
+	  .flags = GOPT_RECORD, .set = set_shmem, .get = get_shmem },
 	{ .o = { .name = "need-get-data", .type = UBLKD_OPT_BOOL,
 		 .help = "fetch a write's data after the request (Linux 6.0+)" },
 	  .flags = GOPT_RECORD, .set = set_need_get_data, .get = get_need_get_data },

@@ -436,6 +436,18 @@ int options_validate(const struct dev_config *cfg, const struct ublkd_target_ops
 			    "depth 1 with batch I/O): raise --depth, or drop --batch-io");
 		return -1;
 	}
+	if (cfg->shmem && cfg->data_mode_set && cfg->data_mode == UBLKD_DATA_ZERO_COPY) {
+		ublkd_error("--shmem and --zero-copy cannot be combined: under zero copy the "
+			    "target never touches the data, so there is no copy to save; drop one");
+		return -1;
+	}
+	if (cfg->shmem && cfg->need_get_data) {
+		ublkd_error("--shmem and -g 1 (NEED_GET_DATA) cannot be combined: a write's "
+			    "data is already in the shared memory; drop one");
+		return -1;
+	}
+	if (cfg->shmem && shmem_check(cfg->shmem) < 0)
+		return -1;
 	if (cfg->metrics_interval && !cfg->metrics_dir) {
 		ublkd_error("--metrics-interval applies to the metrics file: add --metrics-dir DIR");
 		return -1;
@@ -646,6 +658,8 @@ void options_free(struct dev_config *cfg)
 	cfg->io_scheduler = NULL;
 	free(cfg->metrics_dir);
 	cfg->metrics_dir = NULL;
+	free(cfg->shmem);
+	cfg->shmem = NULL;
 	free(cfg->config);
 	cfg->config = NULL;
 	free(cfg->path_base);

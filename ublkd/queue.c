@@ -289,6 +289,8 @@ static int queue_setup(struct ublkd_queue *q)
 	if (ret < 0)
 		return ret;
 
+	q->shmem_base = dev->shmem_base;
+	q->shmem_len = dev->shmem_len;
 	for (i = 0; i < q->depth; i++) {
 		struct tag *t = &q->tags[i];
 

@@ -102,6 +102,28 @@ static int add_generic(config_setting_t *r, const struct ublkd_dev *dev)
 	return ret;
 }
 
+/* What path names now, into the record's backing list. */
+static int add_backing(config_setting_t *backing, const char *path)
+{
+	struct backing_id id;
+	config_setting_t *b;
+	int err = identify(path, &id), ret = 0;
+
+	if (err < 0) {
+		ublkd_error("cannot identify backing file %s for the recovery record: %s",
+			    path, strerror(-err));
+		return -1;
+	}
+	b = config_setting_add(backing, NULL, CONFIG_TYPE_GROUP);
+	if (!b)
+		return -1;
+	ret |= runstate_add_string(b, "path", path);
+	ret |= runstate_add_int(b, "dev", id.dev);
+	ret |= runstate_add_int(b, "ino", id.ino);
+	ret |= runstate_add_int(b, "size", id.size);
+	return ret;
+}
+
 /* The target's options, each once (the last given wins, as on the command
  * line), and the identity of the backing files among them. */
 static int add_target(config_setting_t *r, config_setting_t *backing,
@@ -109,10 +131,8 @@ static int add_target(config_setting_t *r, config_setting_t *backing,
 {
 	const struct dev_config *c = &dev->cfg;
 	const struct ublkd_option *o;
-	struct backing_id id;
-	config_setting_t *b;
 	char key[128];
-	int i, j, ret = 0, err;
+	int i, j, ret = 0;
 
 	for (i = 0; i < c->nr_topts; i++) {
 		for (j = i + 1; j < c->nr_topts; j++)
@@ -127,22 +147,14 @@ static int add_target(config_setting_t *r, config_setting_t *backing,
 			continue;
 		}
 		ret |= runstate_add_string(r, key, c->topts[i].value);
-		if (!(o->flags & UBLKD_OPT_BACKING))
-			continue;
-		err = identify(c->topts[i].value, &id);
-		if (err < 0) {
-			ublkd_error("cannot identify backing file %s for the recovery record: %s",
-				    c->topts[i].value, strerror(-err));
+		if ((o->flags & UBLKD_OPT_BACKING) && add_backing(backing, c->topts[i].value) < 0)
 			return -1;
-		}
-		b = config_setting_add(backing, NULL, CONFIG_TYPE_GROUP);
-		if (!b)
-			return -1;
-		ret |= runstate_add_string(b, "path", c->topts[i].value);
-		ret |= runstate_add_int(b, "dev", id.dev);
-		ret |= runstate_add_int(b, "ino", id.ino);
-		ret |= runstate_add_int(b, "size", id.size);
 	}
+	/* --shmem too: the kernel matches requests to the pages it pinned
+	 * at the first start, and a recovering daemon reads them through its
+	 * own mapping of this path, which must be those pages (shmem.c). */
+	if (c->shmem && add_backing(backing, c->shmem) < 0)
+		return -1;
 	return ret;
 }
 

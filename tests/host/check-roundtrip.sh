@@ -14,6 +14,10 @@ img=$(tmpfile 8M)
 # A value with a quote in it (found by fuzzing/fuzz-check): --check once
 # printed it inside '...' as it was, a line no shell could read back.
 quoted=$TMPDIR/bob\'s.img
+# --shmem wants a file on tmpfs, a whole number of pages.
+shmf=$(mktemp /dev/shm/ublkd-check.XXXXXX) || fail "cannot make a file in /dev/shm"
+cleanup rm -f "$shmf"
+truncate -s 1M "$shmf"
 
 n=0
 while IFS='|' read -r args want; do
@@ -40,6 +44,7 @@ done <<EOF2
 -t null --io-scheduler mq-deadline|--io-scheduler mq-deadline
 -t null --io-scheduler keep|--io-scheduler keep
 -t null --metrics-dir $TMPDIR --metrics-interval 5|--metrics-dir $TMPDIR --metrics-interval 5
+-t loop -f $img --shmem $shmf --user-copy|--user-copy --shmem $shmf
 -t loop -f $img --offset 1M --buffered|--buffered
 -t loop -f $img --zero-copy -q 2|--zero-copy
 -t loop -f $quoted|--file '$TMPDIR/bob'\\''s.img'
@@ -70,6 +75,9 @@ expect_fail 78 "^ublkd: --batch-io and --threads 2 cannot be combined: the kerne
 expect_fail 78 "^ublkd: --batch-io and -g 1 \(NEED_GET_DATA\) cannot be combined: batch I/O has no NEED_GET_DATA; drop one$" \
 	"$ublkd" -t null -b -g 1 --check
 expect_fail 78 "^ublkd: --batch-io needs a queue depth of 2 or more" "$ublkd" -t null -b -d 1 --check
+expect_fail 78 "^ublkd: --shmem and --zero-copy cannot be combined: under zero copy the target never touches the data, so there is no copy to save; drop one$" \
+	"$ublkd" -t null --shmem "$shmf" -z --check
+expect_fail 78 "^ublkd: --shmem /proc/version: not on hugetlbfs or tmpfs" "$ublkd" -t null --shmem /proc/version --check
 expect_fail 78 "^ublkd: --metrics-dir /nonexistent/m: no such directory; give an existing directory" \
 	"$ublkd" -t null --metrics-dir /nonexistent/m --check
 expect_fail 78 "^ublkd: --metrics-dir $img: not a directory; " "$ublkd" -t null --metrics-dir "$img" --check

@@ -1,0 +1,120 @@
+#!/bin/bash
+# Shared-memory zero copy (--shmem FILE, UBLK_F_SHMEM_ZC, Linux 7.1+): an
+# application whose I/O buffers are in FILE (here tests/prog/shmem-io, on
+# tmpfs) has its requests served in place, with no copy.
+#   Everywhere: what is refused, one line each (a missing file, a file not
+#   on tmpfs/hugetlbfs, a size that is not whole pages, with --zero-copy,
+#   with -g 1; before 7.1 the kernel feature, by name).
+#   7.1+: the device has the flag; loop in copy and in user copy mode: what
+#   the client writes from FILE and reads into FILE is not copied (ublkd's
+#   copy counter does not move), what it moves through its own memory is,
+#   and each reads back what the other wrote; fio verify on the same
+#   device; null serves reads into FILE uncopied; after kill -9, `ublk
+#   recover` serves in place again, the data intact; a recovery after FILE
+#   was replaced by another file is refused.
+. "$(dirname "$0")/../lib/common.sh"
+cleanup sh -c 'ublk del -a >/dev/null 2>&1'
+require_cmd fio jq
+. "$(dirname "$0")/../lib/crash.bash"
+
+SHMEM_ZC=$((1 << 19))	# UBLK_F_SHMEM_ZC
+shm=/dev/shm/ublkd-test-shmem.$$
+cleanup rm -f "$shm" "$shm.odd"
+
+expect_fail 1 "--shmem $shm: No such file or directory; create the file first \(on hugetlbfs or tmpfs, e\.g\. under /dev/shm\), the size of the buffers it is for" \
+	ublk add -t null --shmem "$shm"
+# A regular file on another file system (procfs): the kernel would not pin it.
+expect_fail 1 "--shmem /proc/version: not on hugetlbfs or tmpfs \(file system type 0x9fa0\): the kernel pins only shared memory; put the file under /dev/shm or a hugetlbfs mount" \
+	ublk add -t null --shmem /proc/version
+head -c 1000 /dev/zero >"$shm.odd"
+expect_fail 1 "--shmem $shm.odd: 1000 bytes; it must be a whole number of [0-9]+-byte pages, 4 GiB at most: resize it \(truncate -s\)" \
+	ublk add -t null --shmem "$shm.odd"
+
+# The client: tests/prog/shmem-io, whose buffers are in $shm (or with --own
+# in its own memory): O_DIRECT chunks of 4K-512K, written with a pattern
+# and read back and compared.
+io=$UBLKD_BUILDDIR/tests/prog/shmem-io
+[ -x "$io" ] || fail "$io is not built (make check-programs)"
+truncate -s 4M "$shm"
+ino=$(stat -c %i "$shm")
+
+expect_fail 1 "--shmem and --zero-copy cannot be combined: under zero copy the target never touches the data, so there is no copy to save; drop one" \
+	ublk add -t null --shmem "$shm" --zero-copy
+expect_fail 1 "--shmem and -g 1 \(NEED_GET_DATA\) cannot be combined: a write's data is already in the shared memory; drop one" \
+	ublk add -t null --shmem "$shm" -g 1
+
+if ! has_feature SHMEM_ZC; then
+	expect_fail 1 "--shmem needs the kernel feature UBLK_F_SHMEM_ZC \(Linux 7\.1\+\); this kernel \(.*\) does not have it" \
+		ublk add -t null --shmem "$shm"
+	echo "ok: refused on $(uname -r): no UBLK_F_SHMEM_ZC"
+	echo "pass"
+	exit 0
+fi
+
+flags() { ublk list -n "$1" --json | jq -r '.[0].flags'; }
+copied() { ublk stat -n "$1" --json | jq -r '.[0].totals.bytes_copied'; }
+# same ID: the copy counter has not moved since the last look; grew ID: it has.
+c_last=0
+same() { local c; c=$(copied "$1"); [ "$c" = "$c_last" ] || fail "$2: ublkd copied $((c - c_last)) bytes"; }
+grew() { local c; c=$(copied "$1"); [ "$c" -gt "$c_last" ] || fail "$2: ublkd copied nothing"; c_last=$c; }
+
+# loop, copy and user copy: what the client moves from and to $shm is not
+# copied, what it moves from its own memory is; either reads back what the
+# other wrote.
+img=$(tmpfile 64M)
+for mode in --copy --user-copy; do
+	dev=$(ublk add -t loop -f "$img" --shmem "$shm" $mode) || fail "loop --shmem $mode: add failed"
+	id=${dev#/dev/ublkb}
+	f=$(flags "$id")
+	((f & SHMEM_ZC)) || fail "--shmem: the device lacks UBLK_F_SHMEM_ZC (flags $f)"
+	c_last=$(copied "$id")
+	"$io" write "$shm" "$dev" 1 48 || fail "loop --shmem $mode: writes from $shm failed"
+	same "$id" "loop --shmem $mode: writes from $shm"
+	"$io" --own verify "$shm" "$dev" 1 48 || fail "loop --shmem $mode: writes from $shm did not reach the disk"
+	grew "$id" "loop --shmem $mode: reads into the client's own memory"
+	"$io" --own write "$shm" "$dev" 2 48 || fail "loop --shmem $mode: writes from own memory failed"
+	grew "$id" "loop --shmem $mode: writes from the client's own memory"
+	"$io" verify "$shm" "$dev" 2 48 || fail "loop --shmem $mode: reads into $shm"
+	same "$id" "loop --shmem $mode: reads into $shm"
+	fio_verify "$dev" --bsrange=4k-512k --iodepth=16 --size=16M --offset=32M
+	ublk del -n "$id" || fail "ublk del"
+	echo "ok: loop --shmem $mode: flags $f; 48 chunks each way in place (nothing copied) and through the client's own memory (copied), each read back intact; fio verify"
+done
+
+# null: reads into $shm are not copied.
+dev=$(ublk add -t null -s 256M --shmem "$shm") || fail "null --shmem: add failed"
+id=${dev#/dev/ublkb}
+c_last=$(copied "$id")
+"$io" read "$shm" "$dev" 3 200 || fail "null --shmem: reads failed"
+same "$id" "null --shmem: reads into $shm"
+"$io" --own read "$shm" "$dev" 3 20 || fail "null --shmem: reads into own memory failed"
+grew "$id" "null --shmem: reads into the client's own memory"
+ublk del -n "$id" || fail "ublk del"
+echo "ok: null --shmem: 200 reads into $shm, none copied"
+
+# A crash: the recovered daemon maps the same file and serves in place
+# (the kernel kept the first daemon's registration).
+dev=$(ublk add -t loop -f "$img" --shmem "$shm") || fail "loop --shmem: add failed"
+id=${dev#/dev/ublkb}
+"$io" write "$shm" "$dev" 4 48 $((32 << 20)) || fail "loop --shmem: writes from $shm failed"
+io_start "$dev" verify 16M
+crash_cycles "$id" 1 "out=\$(ublk recover -n $id) && [ \"\$out\" = $dev ]"
+io_stop
+f=$(flags "$id")
+((f & SHMEM_ZC)) || fail "after recovery the device lacks UBLK_F_SHMEM_ZC (flags $f)"
+c_last=$(copied "$id")
+"$io" verify "$shm" "$dev" 4 48 $((32 << 20)) || fail "after recovery: the chunks written before the crash"
+same "$id" "after recovery: reads into $shm"
+echo "ok: kill -9 and ublk recover under fio verify: the chunks written before the crash verify, read in place"
+
+# The file replaced under a crashed device: recovery is refused, not
+# served from the wrong pages.
+pid=$(ublk list -n "$id" --json | jq -r '.[0].pid')
+kill -9 "$pid"
+rm -f "$shm"
+truncate -s 4M "$shm"
+expect_fail 1 "cannot recover device $id: $shm is now another file \(inode [0-9]+ .*\) than the one the device was started on \(inode $ino .*\); put the original back at that path, or delete the device with 'ublk del -n $id'" \
+	ublk recover -n "$id"
+ublk del -n "$id" || fail "ublk del of the device left waiting"
+echo "ok: $shm replaced: recovery refused"
+echo "pass"
