@@ -45,17 +45,64 @@ static void pattern(uint64_t seed, unsigned int i, char *buf, size_t len)
 	}
 }
 
+/* COUNT chunks between mem (size bytes) and dfd: 0, or 1 after one line. */
+static int move_chunks(char *mem, size_t size, int dfd, const char *mode, uint64_t seed,
+		       unsigned int count, uint64_t base)
+{
+	size_t half = size / 2 / PAGE * PAGE, len, woff, roff;
+	char *want = malloc(CHUNK_MAX), *buf;
+	uint64_t rnd = seed, at;
+	unsigned int i;
+	int rc = 1;
+	ssize_t n;
+
+	if (!want) {
+		fprintf(stderr, "shmem-io: out of memory\n");
+		return 1;
+	}
+	for (i = 0; i < count; i++) {
+		len = (size_t)(next(&rnd) % (CHUNK_MAX / PAGE) + 1) * PAGE;
+		woff = next(&rnd) % ((half - len) / PAGE + 1) * PAGE;
+		roff = half + next(&rnd) % ((half - len) / PAGE + 1) * PAGE;
+		at = base + (uint64_t)i * CHUNK_MAX;
+		if (!strcmp(mode, "write")) {
+			buf = mem + woff;
+			pattern(seed, i, buf, len);
+			n = pwrite(dfd, buf, len, (off_t)at);
+		} else {
+			buf = mem + roff;
+			memset(buf, 0xa5, len);
+			n = pread(dfd, buf, len, (off_t)at);
+		}
+		if (n != (ssize_t)len) {
+			fprintf(stderr, "shmem-io: %s of chunk %u (%zu bytes at %llu): %s\n", mode,
+				i, len, (unsigned long long)at, n < 0 ? strerror(errno) : "short");
+			goto out;
+		}
+		if (!strcmp(mode, "verify")) {
+			pattern(seed, i, want, len);
+			if (memcmp(buf, want, len)) {
+				fprintf(stderr, "shmem-io: chunk %u (%zu bytes at %llu) differs from "
+					"what was written\n", i, len, (unsigned long long)at);
+				goto out;
+			}
+		}
+	}
+	rc = 0;
+out:
+	free(want);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	int own = argc > 1 && !strcmp(argv[1], "--own");
 	const char *mode, *shm, *dev;
-	char *map, *want, *buf;
-	uint64_t seed, rnd, base, at;
-	unsigned int count, i;
-	size_t half, len, woff, roff;
+	void *map = MAP_FAILED, *mem = NULL;
+	uint64_t seed, base;
+	unsigned int count;
 	struct stat st;
-	int sfd, dfd;
-	ssize_t n;
+	int sfd, dfd = -1, rc = 1;
 
 	if (argc != 6 + own && argc != 7 + own) {
 		fprintf(stderr, "usage: shmem-io [--own] write|verify|read SHM DEV SEED COUNT "
@@ -73,49 +120,27 @@ int main(int argc, char **argv)
 	if (sfd < 0 || fstat(sfd, &st) < 0 || st.st_size < 2 * CHUNK_MAX) {
 		fprintf(stderr, "shmem-io: %s: %s\n", shm,
 			sfd < 0 ? strerror(errno) : "smaller than 1 MiB");
-		return 1;
+		goto out;
 	}
 	map = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, sfd, 0);
 	dfd = open(dev, O_RDWR | O_DIRECT);
-	want = malloc(CHUNK_MAX);
-	if (map == MAP_FAILED || dfd < 0 || !want) {
+	if (map == MAP_FAILED || dfd < 0) {
 		fprintf(stderr, "shmem-io: cannot map %s or open %s: %s\n", shm, dev,
 			strerror(errno));
-		return 1;
+		goto out;
 	}
-	if (own && posix_memalign((void **)&map, PAGE, (size_t)st.st_size)) {
+	if (own && posix_memalign(&mem, PAGE, (size_t)st.st_size)) {
 		fprintf(stderr, "shmem-io: out of memory\n");
-		return 1;
+		goto out;
 	}
-	half = (size_t)st.st_size / 2 / PAGE * PAGE;
-	rnd = seed;
-	for (i = 0; i < count; i++) {
-		len = (size_t)(next(&rnd) % (CHUNK_MAX / PAGE) + 1) * PAGE;
-		woff = next(&rnd) % ((half - len) / PAGE + 1) * PAGE;
-		roff = half + next(&rnd) % ((half - len) / PAGE + 1) * PAGE;
-		at = base + (uint64_t)i * CHUNK_MAX;
-		if (!strcmp(mode, "write")) {
-			buf = map + woff;
-			pattern(seed, i, buf, len);
-			n = pwrite(dfd, buf, len, (off_t)at);
-		} else {
-			buf = map + roff;
-			memset(buf, 0xa5, len);
-			n = pread(dfd, buf, len, (off_t)at);
-		}
-		if (n != (ssize_t)len) {
-			fprintf(stderr, "shmem-io: %s of chunk %u (%zu bytes at %llu): %s\n", mode,
-				i, len, (unsigned long long)at, n < 0 ? strerror(errno) : "short");
-			return 1;
-		}
-		if (!strcmp(mode, "verify")) {
-			pattern(seed, i, want, len);
-			if (memcmp(buf, want, len)) {
-				fprintf(stderr, "shmem-io: chunk %u (%zu bytes at %llu) differs from "
-					"what was written\n", i, len, (unsigned long long)at);
-				return 1;
-			}
-		}
-	}
-	return 0;
+	rc = move_chunks(own ? mem : map, (size_t)st.st_size, dfd, mode, seed, count, base);
+out:
+	free(mem);
+	if (map != MAP_FAILED)
+		munmap(map, (size_t)st.st_size);
+	if (dfd >= 0)
+		close(dfd);
+	if (sfd >= 0)
+		close(sfd);
+	return rc;
 }
