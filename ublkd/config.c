@@ -321,7 +321,7 @@ static int apply(struct dev_config *cfg, const char *path, config_setting_t *s,
 }
 
 /* recovery_record = { config = "..."; backing = ( { path = "..."; dev = 1L;
- * ino = 2L; size = 3L; }, ... ); };  what ublkd writes into a device's
+ * ino = 2L; size = 3L; [resizable = true;] }, ... ); };  what ublkd writes into a device's
  * recovery record (device.c) besides the option keys. */
 static int load_record(struct dev_config *cfg, const char *path, config_setting_t *rec)
 {
@@ -369,6 +369,8 @@ static int load_record(struct dev_config *cfg, const char *path, config_setting_
 		id->dev = dev;
 		id->ino = ino;
 		id->size = size;
+		if (config_setting_lookup_bool(b, "resizable", &id->resizable) != CONFIG_TRUE)
+			id->resizable = 0;
 		cfg->nr_backing++;
 	}
 	return 0;

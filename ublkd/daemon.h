@@ -85,6 +85,7 @@ struct backing_id {
 	char *path;		/* absolute */
 	uint64_t dev, ino;	/* st_dev/st_ino; a block device: st_rdev, ino 0 */
 	uint64_t size;		/* bytes */
+	int resizable;		/* may have another size at recovery (--shmem) */
 };
 
 /* Everything the user asked for, from the command line or a config file. */

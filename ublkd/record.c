@@ -10,7 +10,8 @@
  * file, and never the command line of the first start: a relative path or
  * an edited config file cannot make it open another file.  Before the
  * target opens anything, each backing path must still name the file it
- * named (same st_dev/st_ino, same size); otherwise recovery is refused and
+ * named (same st_dev/st_ino, same size, except for --shmem's file, which
+ * its application may resize); otherwise recovery is refused and
  * the device is left waiting, for `ublk del` to remove.
  */
 #include <errno.h>
@@ -102,8 +103,9 @@ static int add_generic(config_setting_t *r, const struct ublkd_dev *dev)
 	return ret;
 }
 
-/* What path names now, into the record's backing list. */
-static int add_backing(config_setting_t *backing, const char *path)
+/* What path names now, into the record's backing list.  resizable: the
+ * same file with another size is still the same at recovery. */
+static int add_backing(config_setting_t *backing, const char *path, int resizable)
 {
 	struct backing_id id;
 	config_setting_t *b;
@@ -121,6 +123,8 @@ static int add_backing(config_setting_t *backing, const char *path)
 	ret |= runstate_add_int(b, "dev", id.dev);
 	ret |= runstate_add_int(b, "ino", id.ino);
 	ret |= runstate_add_int(b, "size", id.size);
+	if (resizable)
+		ret |= runstate_add_bool(b, "resizable", 1);
 	return ret;
 }
 
@@ -147,13 +151,14 @@ static int add_target(config_setting_t *r, config_setting_t *backing,
 			continue;
 		}
 		ret |= runstate_add_string(r, key, c->topts[i].value);
-		if ((o->flags & UBLKD_OPT_BACKING) && add_backing(backing, c->topts[i].value) < 0)
+		if ((o->flags & UBLKD_OPT_BACKING) && add_backing(backing, c->topts[i].value, 0) < 0)
 			return -1;
 	}
 	/* --shmem too: the kernel matches requests to the pages it pinned
 	 * at the first start, and a recovering daemon reads them through its
-	 * own mapping of this path, which must be those pages (shmem.c). */
-	if (c->shmem && add_backing(backing, c->shmem) < 0)
+	 * own mapping of this path, which must be the same file (shmem.c);
+	 * the application may resize it. */
+	if (c->shmem && add_backing(backing, c->shmem, 1) < 0)
 		return -1;
 	return ret;
 }
@@ -230,7 +235,7 @@ int device_check_backing(const struct ublkd_dev *dev)
 				    c->dev_id);
 			return -1;
 		}
-		if (id.dev != b->dev || id.ino != b->ino || id.size != b->size) {
+		if (id.dev != b->dev || id.ino != b->ino || (id.size != b->size && !b->resizable)) {
 			describe(&id, now, sizeof(now));
 			ublkd_error("cannot recover device %d: %s is now another file (%s) than "
 				    "the one the device was started on (%s); put the original back "

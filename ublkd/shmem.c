@@ -13,7 +13,8 @@
  *
  * The registration belongs to the device, not the daemon: a recovering
  * daemon maps the same file again (record.c has checked it is the same
- * inode, of the same size) and registers nothing.  It must not: after
+ * inode; its size may have changed, which moves no page that a request
+ * can match) and registers nothing.  It must not: after
  * START_DEV the kernel freezes the queue to register, which waits for the
  * requests in flight, and during a recovery no daemon serves them.
  */
@@ -28,8 +29,10 @@
 #include "daemon.h"
 #include "log.h"
 
-/* The file's size, after checking it can be registered; -1 after saying
- * why not.  fd: open on the file, or -1 to open path. */
+/* The whole pages of the file (what is registered and mapped: an
+ * application may size it as it likes, and a page's tail is never a
+ * request's whole buffer), after checking they can be registered; -1
+ * after saying why not.  fd: open on the file, or -1 to look at path. */
 static int64_t shmem_usable(const char *path, int fd)
 {
 	long page = sysconf(_SC_PAGESIZE);
@@ -60,13 +63,13 @@ static int64_t shmem_usable(const char *path, int fd)
 			    "or a hugetlbfs mount", path, (unsigned long)sfs.f_type);
 		return -1;
 	}
-	if (st.st_size <= 0 || st.st_size % page || (uint64_t)st.st_size > UBLK_SHMEM_BUF_MAX) {
-		ublkd_error("--shmem %s: %lld bytes; it must be a whole number of %ld-byte pages, "
-			    "4 GiB at most: resize it (truncate -s)", path,
-			    (long long)st.st_size, page);
+	if (st.st_size < page || (uint64_t)st.st_size > UBLK_SHMEM_BUF_MAX) {
+		ublkd_error("--shmem %s: %lld bytes; it must hold at least one %ld-byte page and "
+			    "at most 4 GiB (what the kernel registers): resize it (truncate -s)",
+			    path, (long long)st.st_size, page);
 		return -1;
 	}
-	return st.st_size;
+	return st.st_size / page * page;
 }
 
 int shmem_check(const char *path)

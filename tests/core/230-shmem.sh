@@ -3,15 +3,15 @@
 # application whose I/O buffers are in FILE (here tests/prog/shmem-io, on
 # tmpfs) has its requests served in place, with no copy.
 #   Everywhere: what is refused, one line each (a missing file, a file not
-#   on tmpfs/hugetlbfs, a size that is not whole pages, with --zero-copy,
+#   on tmpfs/hugetlbfs, one smaller than a page, with --zero-copy,
 #   with -g 1; before 7.1 the kernel feature, by name).
 #   7.1+: the device has the flag; loop in copy and in user copy mode: what
 #   the client writes from FILE and reads into FILE is not copied (ublkd's
 #   copy counter does not move), what it moves through its own memory is,
 #   and each reads back what the other wrote; fio verify on the same
-#   device; null serves reads into FILE uncopied; after kill -9, `ublk
-#   recover` serves in place again, the data intact; a recovery after FILE
-#   was replaced by another file is refused.
+#   device; null serves reads into FILE uncopied; after FILE is resized and
+#   the daemon killed, `ublk recover` serves in place again, the data
+#   intact; a recovery after FILE was replaced by another file is refused.
 . "$(dirname "$0")/../lib/common.sh"
 cleanup sh -c 'ublk del -a >/dev/null 2>&1'
 require_cmd fio jq
@@ -27,7 +27,7 @@ expect_fail 1 "--shmem $shm: No such file or directory; create the file first \(
 expect_fail 1 "--shmem /proc/version: not on hugetlbfs or tmpfs \(file system type 0x9fa0\): the kernel pins only shared memory; put the file under /dev/shm or a hugetlbfs mount" \
 	ublk add -t null --shmem /proc/version
 head -c 1000 /dev/zero >"$shm.odd"
-expect_fail 1 "--shmem $shm.odd: 1000 bytes; it must be a whole number of [0-9]+-byte pages, 4 GiB at most: resize it \(truncate -s\)" \
+expect_fail 1 "--shmem $shm.odd: 1000 bytes; it must hold at least one [0-9]+-byte page and at most 4 GiB \(what the kernel registers\): resize it \(truncate -s\)" \
 	ublk add -t null --shmem "$shm.odd"
 
 # The client: tests/prog/shmem-io, whose buffers are in $shm (or with --own
@@ -98,6 +98,9 @@ dev=$(ublk add -t loop -f "$img" --shmem "$shm") || fail "loop --shmem: add fail
 id=${dev#/dev/ublkb}
 "$io" write "$shm" "$dev" 4 48 $((32 << 20)) || fail "loop --shmem: writes from $shm failed"
 io_start "$dev" verify 16M
+# The application resizes its file (no longer whole pages): still the same
+# file for the recovery; the pages registered are unchanged.
+truncate -s $(((4 << 20) + 1000)) "$shm"
 crash_cycles "$id" 1 "out=\$(ublk recover -n $id) && [ \"\$out\" = $dev ]"
 io_stop
 f=$(flags "$id")
@@ -105,7 +108,7 @@ f=$(flags "$id")
 c_last=$(copied "$id")
 "$io" verify "$shm" "$dev" 4 48 $((32 << 20)) || fail "after recovery: the chunks written before the crash"
 same "$id" "after recovery: reads into $shm"
-echo "ok: kill -9 and ublk recover under fio verify: the chunks written before the crash verify, read in place"
+echo "ok: $shm resized, kill -9 and ublk recover under fio verify: the chunks written before the crash verify, read in place"
 
 # The file replaced under a crashed device: recovery is refused, not
 # served from the wrong pages.
