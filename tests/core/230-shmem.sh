@@ -9,9 +9,11 @@
 #   the client writes from FILE and reads into FILE is not copied (ublkd's
 #   copy counter does not move), what it moves through its own memory is,
 #   and each reads back what the other wrote; fio verify on the same
-#   device; null serves reads into FILE uncopied; after FILE is resized and
+#   device; null serves reads into FILE uncopied; the same in place with
+#   FILE on hugetlbfs (where the VM can have huge pages); after FILE is resized and
 #   the daemon killed, `ublk recover` serves in place again, the data
-#   intact; a recovery after FILE was replaced by another file is refused.
+#   intact, and again after `ublk upgrade`; a recovery after FILE was
+#   replaced by another file is refused.
 . "$(dirname "$0")/../lib/common.sh"
 cleanup sh -c 'ublk del -a >/dev/null 2>&1'
 require_cmd fio jq
@@ -92,6 +94,28 @@ grew "$id" "null --shmem: reads into the client's own memory"
 ublk del -n "$id" || fail "ublk del"
 echo "ok: null --shmem: 200 reads into $shm, none copied"
 
+# hugetlbfs: FILE in 2 MiB pages (where the kernel can give the VM some).
+hp_old=$(cat /proc/sys/vm/nr_hugepages 2>/dev/null || echo 0)
+if grep -qw hugetlbfs /proc/filesystems && echo $((hp_old + 4)) >/proc/sys/vm/nr_hugepages 2>/dev/null &&
+	[ "$(cat /proc/sys/vm/nr_hugepages)" -ge $((hp_old + 2)) ]; then
+	cleanup sh -c "echo $hp_old >/proc/sys/vm/nr_hugepages"
+	mnt=$(mktemp -d)
+	mount -t hugetlbfs none "$mnt" || fail "cannot mount hugetlbfs on $mnt"
+	cleanup sh -c "rm -f '$mnt/buf'; umount '$mnt'; rmdir '$mnt'"
+	truncate -s 4M "$mnt/buf"
+	dev=$(ublk add -t loop -f "$img" --shmem "$mnt/buf") || fail "loop --shmem on hugetlbfs: add failed"
+	id=${dev#/dev/ublkb}
+	c_last=$(copied "$id")
+	"$io" write "$mnt/buf" "$dev" 5 48 || fail "hugetlbfs: writes from $mnt/buf failed"
+	"$io" verify "$mnt/buf" "$dev" 5 48 || fail "hugetlbfs: reads into $mnt/buf"
+	same "$id" "loop --shmem on hugetlbfs"
+	"$io" --own verify "$mnt/buf" "$dev" 5 48 || fail "hugetlbfs: the writes, read into own memory"
+	ublk del -n "$id" || fail "ublk del"
+	echo "ok: loop --shmem on hugetlbfs: 48 chunks each way in place (nothing copied), verified"
+else
+	echo "note: no hugetlbfs pages in $(uname -r)'s VM: the hugetlbfs case did not run"
+fi
+
 # A crash: the recovered daemon maps the same file and serves in place
 # (the kernel kept the first daemon's registration).
 dev=$(ublk add -t loop -f "$img" --shmem "$shm") || fail "loop --shmem: add failed"
@@ -109,6 +133,15 @@ c_last=$(copied "$id")
 "$io" verify "$shm" "$dev" 4 48 $((32 << 20)) || fail "after recovery: the chunks written before the crash"
 same "$id" "after recovery: reads into $shm"
 echo "ok: $shm resized, kill -9 and ublk recover under fio verify: the chunks written before the crash verify, read in place"
+# `ublk upgrade`: the new daemon takes the device over the same way.
+pid=$(ublk list -n "$id" --json | jq -r '.[0].pid')
+ublk upgrade -n "$id" >/dev/null 2>"$TMPDIR/err" || fail "ublk upgrade failed: $(cat "$TMPDIR/err")"
+new=$(ublk list -n "$id" --json | jq -r '.[0].pid')
+[ "$new" != "$pid" ] || fail "ublk upgrade left pid $pid serving"
+c_last=$(copied "$id")
+"$io" verify "$shm" "$dev" 4 48 $((32 << 20)) || fail "after ublk upgrade: the chunks written before"
+same "$id" "after ublk upgrade: reads into $shm"
+echo "ok: ublk upgrade (pid $pid -> $new): the chunks verify, read in place"
 
 # The file replaced under a crashed device: recovery is refused, not
 # served from the wrong pages.
