@@ -159,6 +159,8 @@ struct tag {
 	uint8_t warned;		/* a bad completion of this tag was logged */
 	uint8_t shmem;		/* io.buf points into --shmem, not the tag's
 				 * own buffer (UBLK_IO_F_SHMEM_ZC) */
+	char *bounce;		/* --shmem data not page-aligned: copied
+				 * through the tag's buffer, from/to here */
 	int32_t result;		/* result to commit */
 	uint64_t since_ms;	/* when the target got it (ublkd_now_ms) */
 };
@@ -240,6 +242,7 @@ struct ublkd_queue {
 	unsigned int bad_logged;	/* ... of which logged */
 	int zc_fallback_warned;	/* the first ZC_AUTO fallback was logged */
 	int shmem_warned;	/* a bad UBLK_IO_F_SHMEM_ZC address was logged */
+	int shmem_bounce_noted;	/* the first bounced --shmem request was logged */
 	struct queue_stats *stats;	/* the counters (stats.h) */
 	/* Testing aid (UBLKD_TEST_AUTO_REG_MISS=N): every Nth fetch asks for
 	 * an index past the buffer table, so that the kernel's automatic

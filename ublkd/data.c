@@ -23,7 +23,9 @@
  *              UBLK_IO_F_SHMEM_ZC: nobody copies, io.buf points into
  *              ublkd's mapping of it for the target, and back to the tag's
  *              own buffer at commit (the next fetch hands that to the
- *              kernel).
+ *              kernel).  Targets are promised page-aligned data (for
+ *              O_DIRECT): data that starts elsewhere in a page is copied
+ *              through the tag's buffer by ublkd instead ("bounce").
  */
 #include <errno.h>
 #include <string.h>
@@ -70,9 +72,15 @@ static uint32_t map_flags(uint32_t kflags)
 	return f;
 }
 
+/* The alignment targets may need of io.buf (O_DIRECT: loop allows up to
+ * 4096), which the tag's own buffers have. */
+#define SHMEM_INPLACE_ALIGN	4096
+
 /* UBLK_IO_F_SHMEM_ZC: the request's data is at d->addr's offset in the
- * shared memory.  0, or -1 (with one warning per queue) when that is not
- * in ublkd's mapping: a kernel bug, or a registration ublkd did not make. */
+ * shared memory, and nowhere else (the kernel copied nothing).  Served in
+ * place if page-aligned, else bounced.  0, or -1 (with one warning per
+ * queue) when it is not in ublkd's mapping: a kernel bug, or a
+ * registration ublkd did not make. */
 static int use_shmem(struct ublkd_queue *q, struct tag *t, const struct ublksrv_io_desc *d)
 {
 	uint64_t off = ublk_shmem_offset(d->addr);
@@ -87,6 +95,21 @@ static int use_shmem(struct ublkd_queue *q, struct tag *t, const struct ublksrv_
 				    (unsigned long long)off, (unsigned long long)q->shmem_len);
 		}
 		return -1;
+	}
+	if (off % SHMEM_INPLACE_ALIGN) {
+		if (!q->shmem_bounce_noted) {
+			q->shmem_bounce_noted = 1;
+			ublkd_info("queue %u: --shmem: a request's data starts %u bytes into a page: "
+				   "copied through ublkd's buffer (targets get page-aligned data); "
+				   "buffers aligned to %u bytes are served in place", q->q_id,
+				   (unsigned int)(off % SHMEM_INPLACE_ALIGN), SHMEM_INPLACE_ALIGN);
+		}
+		t->bounce = q->shmem_base + off;
+		if (t->io.op == UBLK_IO_OP_WRITE) {
+			memcpy(t->io.buf, t->bounce, t->io.len);
+			stats_copied(q, t->io.len);
+		}
+		return 0;
 	}
 	t->io.buf = q->shmem_base + off;
 	t->shmem = 1;
@@ -173,6 +196,12 @@ void data_commit(struct ublkd_queue *q, struct tag *t)
 	if (t->shmem) {
 		t->io.buf = q->bufs + (size_t)t->io.tag * q->max_io_bytes;
 		t->shmem = 0;
+	} else if (t->bounce) {
+		if (t->io.op == UBLK_IO_OP_READ && t->result > 0) {
+			memcpy(t->bounce, t->io.buf, (size_t)t->result);
+			stats_copied(q, t->result);
+		}
+		t->bounce = NULL;
 	} else if (t->io.op == UBLK_IO_OP_READ && t->result > 0 &&
 		   q->data_mode == UBLKD_DATA_COPY) {
 		stats_copied(q, t->result);
@@ -219,7 +248,7 @@ void ublkd_complete(struct ublkd_queue *q, struct ublkd_io *io, int result)
 		return;
 	}
 	t->result = result;
-	if (io->op == UBLK_IO_OP_READ && result > 0 && !t->shmem &&
+	if (io->op == UBLK_IO_OP_READ && result > 0 && !t->shmem && !t->bounce &&
 	    q->data_mode == UBLKD_DATA_USER_COPY) {
 		t->state = TAG_FINISHING;
 		prep_user_copy(q, t, 1, (uint32_t)result);

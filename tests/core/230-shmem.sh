@@ -8,7 +8,8 @@
 #   7.1+: the device has the flag; loop in copy and in user copy mode: what
 #   the client writes from FILE and reads into FILE is not copied (ublkd's
 #   copy counter does not move), what it moves through its own memory is,
-#   and each reads back what the other wrote; fio verify on the same
+#   and each reads back what the other wrote; data in FILE that does not
+#   start on a page is copied by ublkd, intact; fio verify on the same
 #   device; null serves reads into FILE uncopied; the same in place with
 #   FILE on hugetlbfs (where the VM can have huge pages); after FILE is resized and
 #   the daemon killed, `ublk recover` serves in place again, the data
@@ -54,6 +55,7 @@ if ! has_feature SHMEM_ZC; then
 fi
 
 flags() { ublk list -n "$1" --json | jq -r '.[0].flags'; }
+syslog=/run/ublkd-vm-syslog	# the daemons' messages in the test VM (tests/vm/guest-init)
 copied() { ublk stat -n "$1" --json | jq -r '.[0].totals.bytes_copied'; }
 # same ID: the copy counter has not moved since the last look; grew ID: it has.
 c_last=0
@@ -78,9 +80,25 @@ for mode in --copy --user-copy; do
 	grew "$id" "loop --shmem $mode: writes from the client's own memory"
 	"$io" verify "$shm" "$dev" 2 48 || fail "loop --shmem $mode: reads into $shm"
 	same "$id" "loop --shmem $mode: reads into $shm"
+	# Buffers 512 bytes into a page: ublkd copies them through its own
+	# (page-aligned, as targets are promised) buffer, and says so once.
+	[ ! -f "$syslog" ] || lines=$(wc -l <"$syslog")
+	"$io" --misalign write "$shm" "$dev" 3 16 $((40 << 20)) ||
+		fail "loop --shmem $mode: misaligned writes from $shm failed"
+	grew "$id" "loop --shmem $mode: misaligned writes from $shm"
+	"$io" --misalign verify "$shm" "$dev" 3 16 $((40 << 20)) ||
+		fail "loop --shmem $mode: misaligned reads into $shm"
+	grew "$id" "loop --shmem $mode: misaligned reads into $shm"
+	"$io" --own verify "$shm" "$dev" 3 16 $((40 << 20)) ||
+		fail "loop --shmem $mode: misaligned writes from $shm did not reach the disk"
+	if [ -f "$syslog" ]; then
+		bounced=$(tail -n +$((lines + 1)) "$syslog" | grep -c -- "--shmem: a request's data starts 512 bytes into a page: copied through ublkd's buffer") || true
+		[ "$bounced" -ge 1 ] || fail "loop --shmem $mode: no line says misaligned data was copied by ublkd"
+		echo "ok: ublkd said it copied the misaligned data ($bounced line)"
+	fi
 	fio_verify "$dev" --bsrange=4k-512k --iodepth=16 --size=16M --offset=32M
 	ublk del -n "$id" || fail "ublk del"
-	echo "ok: loop --shmem $mode: flags $f; 48 chunks each way in place (nothing copied) and through the client's own memory (copied), each read back intact; fio verify"
+	echo "ok: loop --shmem $mode: flags $f; 48 chunks each way in place (nothing copied) and through the client's own memory (copied), each read back intact; 16 each way 512 bytes into a page (copied by ublkd), intact; fio verify"
 done
 
 # null: reads into $shm are not copied.

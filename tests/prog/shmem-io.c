@@ -3,12 +3,13 @@
  * shmem-io - the client side of --shmem for tests/core/230-shmem.sh: an
  * application whose I/O buffers live in a shared-memory file.
  *
- *   shmem-io [--own] write|verify|read SHM DEV SEED COUNT [BASE]
+ *   shmem-io [--own] [--misalign] write|verify|read SHM DEV SEED COUNT [BASE]
  *
  * COUNT chunks of 4K to 512K, chunk i at byte BASE + i * 512K of DEV, each
  * moved with one O_DIRECT pwrite/pread whose buffer is at a random page
  * of SHM's mapping (writes in its first half, reads in its second), or
- * with --own in memory of its own.  write fills chunk i with a pattern of
+ * with --own in memory of its own; with --misalign 512 bytes into a page
+ * (direct I/O allows it; ublkd copies such data through its own buffer).  write fills chunk i with a pattern of
  * SEED and i; verify reads it back and compares; read only reads.  Exit 0,
  * or 1 after one line saying what differed or failed.
  */
@@ -47,9 +48,9 @@ static void pattern(uint64_t seed, unsigned int i, char *buf, size_t len)
 
 /* COUNT chunks between mem (size bytes) and dfd: 0, or 1 after one line. */
 static int move_chunks(char *mem, size_t size, int dfd, const char *mode, uint64_t seed,
-		       unsigned int count, uint64_t base)
+		       unsigned int count, uint64_t base, size_t skew)
 {
-	size_t half = size / 2 / PAGE * PAGE, len, woff, roff;
+	size_t half = size / 2 / PAGE * PAGE - PAGE, len, woff, roff;
 	char *want = malloc(CHUNK_MAX), *buf;
 	uint64_t rnd = seed, at;
 	unsigned int i;
@@ -62,8 +63,8 @@ static int move_chunks(char *mem, size_t size, int dfd, const char *mode, uint64
 	}
 	for (i = 0; i < count; i++) {
 		len = (size_t)(next(&rnd) % (CHUNK_MAX / PAGE) + 1) * PAGE;
-		woff = next(&rnd) % ((half - len) / PAGE + 1) * PAGE;
-		roff = half + next(&rnd) % ((half - len) / PAGE + 1) * PAGE;
+		woff = next(&rnd) % ((half - len) / PAGE + 1) * PAGE + skew;
+		roff = half + PAGE + next(&rnd) % ((half - len) / PAGE + 1) * PAGE + skew;
 		at = base + (uint64_t)i * CHUNK_MAX;
 		if (!strcmp(mode, "write")) {
 			buf = mem + woff;
@@ -96,7 +97,7 @@ out:
 
 int main(int argc, char **argv)
 {
-	int own = argc > 1 && !strcmp(argv[1], "--own");
+	int own = 0, misalign = 0, a = 1;
 	const char *mode, *shm, *dev;
 	void *map = MAP_FAILED, *mem = NULL;
 	uint64_t seed, base;
@@ -104,22 +105,30 @@ int main(int argc, char **argv)
 	struct stat st;
 	int sfd, dfd = -1, rc = 1;
 
-	if (argc != 6 + own && argc != 7 + own) {
-		fprintf(stderr, "usage: shmem-io [--own] write|verify|read SHM DEV SEED COUNT "
-			"[BASE]\n");
+	for (; a < argc && !strncmp(argv[a], "--", 2); a++) {
+		if (!strcmp(argv[a], "--own"))
+			own = 1;
+		else if (!strcmp(argv[a], "--misalign"))
+			misalign = 1;
+		else
+			break;
+	}
+	if (argc - a != 5 && argc - a != 6) {
+		fprintf(stderr, "usage: shmem-io [--own] [--misalign] write|verify|read SHM DEV "
+			"SEED COUNT [BASE]\n");
 		return 2;
 	}
-	mode = argv[1 + own];
-	shm = argv[2 + own];
-	dev = argv[3 + own];
-	seed = strtoull(argv[4 + own], NULL, 0);
-	count = (unsigned int)strtoul(argv[5 + own], NULL, 0);
-	base = argc > 6 + own ? strtoull(argv[6 + own], NULL, 0) : 0;
+	mode = argv[a];
+	shm = argv[a + 1];
+	dev = argv[a + 2];
+	seed = strtoull(argv[a + 3], NULL, 0);
+	count = (unsigned int)strtoul(argv[a + 4], NULL, 0);
+	base = argc - a == 6 ? strtoull(argv[a + 5], NULL, 0) : 0;
 
 	sfd = open(shm, O_RDWR);
-	if (sfd < 0 || fstat(sfd, &st) < 0 || st.st_size < 2 * CHUNK_MAX) {
+	if (sfd < 0 || fstat(sfd, &st) < 0 || st.st_size < 2 * (CHUNK_MAX + 2 * PAGE)) {
 		fprintf(stderr, "shmem-io: %s: %s\n", shm,
-			sfd < 0 ? strerror(errno) : "smaller than 1 MiB");
+			sfd < 0 ? strerror(errno) : "smaller than 1 MiB and 16 KiB");
 		goto out;
 	}
 	map = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, sfd, 0);
@@ -133,7 +142,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "shmem-io: out of memory\n");
 		goto out;
 	}
-	rc = move_chunks(own ? mem : map, (size_t)st.st_size, dfd, mode, seed, count, base);
+	rc = move_chunks(own ? mem : map, (size_t)st.st_size, dfd, mode, seed, count, base,
+			 misalign ? 512 : 0);
 out:
 	free(mem);
 	if (map != MAP_FAILED)
