@@ -253,6 +253,13 @@ struct ublkd_queue {
 	uint64_t fail_after;
 };
 
+/* Copy modes: tag's own buffer in q->bufs (io.buf, except while a --shmem
+ * request points it elsewhere). */
+static inline char *queue_tag_buf(const struct ublkd_queue *q, unsigned int tag)
+{
+	return q->bufs + (size_t)tag * q->max_io_bytes;
+}
+
 struct ublkd_dev {
 	struct dev_config cfg;
 	struct ublkd_target target;

@@ -194,7 +194,7 @@ void data_commit(struct ublkd_queue *q, struct tag *t)
 		t->registered = 0;
 	}
 	if (t->shmem) {
-		t->io.buf = q->bufs + (size_t)t->io.tag * q->max_io_bytes;
+		t->io.buf = queue_tag_buf(q, t->io.tag);
 		t->shmem = 0;
 	} else if (t->bounce) {
 		if (t->io.op == UBLK_IO_OP_READ && t->result > 0) {

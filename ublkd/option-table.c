@@ -574,7 +574,7 @@ const struct gopt generic_options[] = {
 		 .help = "requests whose pages lie in the shared memory FILE\n"
 			 "(hugetlbfs, tmpfs) are served in place, not copied\n"
 			 "(UBLK_F_SHMEM_ZC, Linux 7.1+; copy and user copy)" },
-	  .what = "a file on hugetlbfs or tmpfs, a whole number of pages, 4 GiB at most",
+	  .what = "a file on hugetlbfs or tmpfs of one page to 4 GiB",
 	  .example = "\"/dev/shm/app-buffers\"",
 	  .flags = GOPT_RECORD, .set = set_shmem, .get = get_shmem },
 	{ .o = { .name = "need-get-data", .type = UBLKD_OPT_BOOL,

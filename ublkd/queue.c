@@ -289,15 +289,13 @@ static int queue_setup(struct ublkd_queue *q)
 	if (ret < 0)
 		return ret;
 
-	q->shmem_base = dev->shmem_base;
-	q->shmem_len = dev->shmem_len;
 	for (i = 0; i < q->depth; i++) {
 		struct tag *t = &q->tags[i];
 
 		t->io.q_id = q->q_id;
 		t->io.tag = i;
 		if (q->bufs)
-			t->io.buf = q->bufs + (size_t)i * dev->max_io_bytes;
+			t->io.buf = queue_tag_buf(q, i);
 		if (ops->io_priv_size)
 			t->io.priv = (char *)q->io_privs + i * ops->io_priv_size;
 	}
@@ -492,6 +490,8 @@ int queue_start(struct ublkd_queue *q)
 	q->zc = dev->zc;
 	q->need_get_data = !!dev->cfg.need_get_data;
 	q->max_io_bytes = dev->max_io_bytes;
+	q->shmem_base = dev->shmem_base;
+	q->shmem_len = dev->shmem_len;
 	q->target_features = ops->features;
 	q->queue_io = ops->queue_io;
 	q->io_done = ops->io_done;
