@@ -3,7 +3,7 @@
 # application whose I/O buffers are in FILE (here tests/prog/shmem-io, on
 # tmpfs) has its requests served in place, with no copy.
 #   Everywhere: what is refused, one line each (a missing file, a file not
-#   on tmpfs/hugetlbfs, one smaller than a page, with --zero-copy,
+#   on tmpfs/hugetlbfs, one smaller than a page or larger than 4 GiB, with --zero-copy,
 #   with -g 1; before 7.1 the kernel feature, by name).
 #   7.1+: the device has the flag; loop in copy and in user copy mode: what
 #   the client writes from FILE and reads into FILE is not copied (ublkd's
@@ -31,6 +31,9 @@ expect_fail 1 "--shmem /proc/version: not on hugetlbfs or tmpfs \(file system ty
 	ublk add -t null --shmem /proc/version
 head -c 1000 /dev/zero >"$shm.odd"
 expect_fail 1 "--shmem $shm.odd: 1000 bytes; it must hold at least one [0-9]+-byte page and at most 4 GiB \(what the kernel registers\): resize it \(truncate -s\)" \
+	ublk add -t null --shmem "$shm.odd"
+truncate -s 5G "$shm.odd"	# sparse: no memory used
+expect_fail 1 "--shmem $shm.odd: 5368709120 bytes; it must hold at least one [0-9]+-byte page and at most 4 GiB \(what the kernel registers\): resize it \(truncate -s\)" \
 	ublk add -t null --shmem "$shm.odd"
 
 # The client: tests/prog/shmem-io, whose buffers are in $shm (or with --own
