@@ -50,13 +50,16 @@ $(OUT)/fuzz-%: $(OUT)/obj/fuzzing/fuzz-%.o $(COMMON_OBJ) $(DAEMON_OBJS)
 	@$(CC) $(CFLAGS) -fsanitize=fuzzer -rdynamic -o $@ $^ $(DEP_LIBS) -ldl
 
 # The plugins, instrumented too; they get ASan's runtime from the harness.
-$(OUT)/plugins/%.so: $(OUT)/obj/targets/%.o
+# A plugin is every .c of its targets/NAME/ folder.
+plugin_objs = $(patsubst $(SRCDIR)/targets/$(1)/%.c,$(OUT)/obj/targets/$(1)/%.o,\
+	$(wildcard $(SRCDIR)/targets/$(1)/*.c))
+$(OUT)/plugins/%.so: $$(call plugin_objs,$$*)
 	@mkdir -p $(@D)
 	@echo "  LINK     plugins/$*.so"
-	@$(CC) $(CFLAGS) -shared -o $@ $< $(if $(filter nbd,$*),$(NBD_LIBS))
-$(OUT)/obj/targets/%.o: $$(SRCDIR)/targets/$$*/$$*.c
+	@$(CC) $(CFLAGS) -shared -o $@ $^ $(if $(filter nbd,$*),$(NBD_LIBS))
+$(OUT)/obj/targets/%.o: $(SRCDIR)/targets/%.c
 	@mkdir -p $(@D)
-	@echo "  CLANG    targets/$*/$*.c"
+	@echo "  CLANG    targets/$*.c"
 	@$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
 
 .PHONY: all check-clang

@@ -191,6 +191,14 @@ struct ublk_param_integrity {
 	uint8_t  pad[5];
 };
 
+/* ublk_param_integrity.flags and .csum_type: <linux/fs.h>'s logical block
+ * metadata constants (Linux 6.17; older headers lack them). */
+#define UBLK_LBMD_PI_CAP_INTEGRITY	(1U << 0)	/* LBMD_PI_CAP_INTEGRITY */
+#define UBLK_LBMD_PI_CAP_REFTAG		(1U << 1)	/* LBMD_PI_CAP_REFTAG */
+#define UBLK_LBMD_PI_CSUM_IP		1		/* LBMD_PI_CSUM_IP */
+#define UBLK_LBMD_PI_CSUM_CRC16_T10DIF	2		/* LBMD_PI_CSUM_CRC16_T10DIF */
+#define UBLK_LBMD_PI_CSUM_CRC64_NVME	4		/* LBMD_PI_CSUM_CRC64_NVME */
+
 #define UBLK_PARAM_TYPE_BASIC		(1U << 0)
 #define UBLK_PARAM_TYPE_DISCARD		(1U << 1)
 #define UBLK_PARAM_TYPE_DEVT		(1U << 2)
@@ -341,6 +349,10 @@ static inline uint64_t ublk_user_copy_offset(unsigned int q, unsigned int tag,
 	return UBLKSRV_IO_BUF_OFFSET + ((uint64_t)q << UBLK_QID_OFF |
 	       (uint64_t)tag << UBLK_TAG_OFF | off);
 }
+
+/* UBLK_F_INTEGRITY (7.0): the same window with this bit set moves the
+ * request's integrity buffer (its metadata) instead of its data. */
+#define UBLKSRV_IO_INTEGRITY_FLAG	(1ULL << 62)
 
 /* Shared-memory zero copy (UBLK_F_SHMEM_ZC, 7.1): REG_BUF pins a range of
  * the server's shared memory (ctrl_cmd.addr points to this struct) and

@@ -110,6 +110,7 @@ struct dev_config {
 	int no_part_scan;	/* --no-part-scan: UBLK_F_NO_AUTO_PART_SCAN */
 	char *metrics_dir;	/* --metrics-dir: write ublkd_ID.prom there */
 	char *shmem;		/* --shmem: shared memory served in place */
+	uint8_t integrity;	/* --integrity: UBLK_LBMD_PI_CSUM_*, 0: none */
 	unsigned int metrics_interval;	/* --metrics-interval: seconds, 0: default */
 	enum recovery_mode recovery;
 	int recover;		/* --recover: take over device dev_id */
@@ -161,6 +162,10 @@ struct tag {
 				 * own buffer (UBLK_IO_F_SHMEM_ZC) */
 	char *bounce;		/* --shmem data not page-aligned: copied
 				 * through the tag's buffer, from/to here */
+	uint8_t md_kernel;	/* --integrity: the request carries metadata
+				 * (UBLK_IO_F_INTEGRITY), moved through ublkcN */
+	uint32_t md_len;	/* --integrity: the target's share of metadata
+				 * for this request (ublkd_io_metadata()) */
 	int32_t result;		/* result to commit */
 	uint64_t since_ms;	/* when the target got it (ublkd_now_ms) */
 };
@@ -227,6 +232,11 @@ struct ublkd_queue {
 	size_t bufs_len;
 	char *shmem_base;	/* --shmem's mapping (the device's), or NULL */
 	uint64_t shmem_len;
+	char *md_bufs;		/* --integrity: depth * md_max, or NULL */
+	size_t md_bufs_len;
+	uint32_t md_max;	/* metadata bytes of the largest request */
+	uint8_t md_size;	/* metadata bytes per logical block, 0: none */
+	uint8_t lbs_shift;	/* log2 of the logical block size */
 	void *io_privs;
 	void *priv;		/* the target's */
 	cpu_set_t affinity;
@@ -252,6 +262,27 @@ struct ublkd_queue {
 	 * io_uring error once it has received N requests.  0: off. */
 	uint64_t fail_after;
 };
+
+/* --integrity: tag's metadata buffer in q->md_bufs. */
+static inline char *queue_tag_md(const struct ublkd_queue *q, unsigned int tag)
+{
+	return q->md_bufs + (size_t)tag * q->md_max;
+}
+
+/* --integrity: the bytes of metadata per logical block, one protection
+ * information tuple of the csum type (UBLK_LBMD_PI_CSUM_*); 0 for none. */
+static inline unsigned int integrity_tuple_size(uint8_t csum)
+{
+	switch (csum) {
+	case UBLK_LBMD_PI_CSUM_IP:
+	case UBLK_LBMD_PI_CSUM_CRC16_T10DIF:
+		return 8;
+	case UBLK_LBMD_PI_CSUM_CRC64_NVME:
+		return 16;
+	default:
+		return 0;
+	}
+}
 
 /* Copy modes: tag's own buffer in q->bufs (io.buf, except while a --shmem
  * request points it elsewhere). */
@@ -417,6 +448,7 @@ enum ud_kind {
 	UD_PREP,		/* batch I/O: PREP_IO_CMDS */
 	UD_FETCH,		/* batch I/O: the multishot FETCH_IO_CMDS */
 	UD_COMMIT,		/* batch I/O: COMMIT_IO_CMDS, cookie: its buffer */
+	UD_MDCOPY,		/* --integrity: metadata pread/pwrite on ublkcN */
 };
 #define UD_NO_TAG 0xffff
 

@@ -26,6 +26,14 @@
  *              kernel).  Targets are promised page-aligned data (for
  *              O_DIRECT): data that starts elsewhere in a page is copied
  *              through the tag's buffer by ublkd instead ("bounce").
+ *   --integrity (user copy, 7.0+) a READ or WRITE also has metadata, one
+ *              protection information tuple per logical block, in the tag's
+ *              metadata buffer (ublkd_io_metadata()): ublkd preads a
+ *              WRITE's from ublkcN (the integrity flag in the offset)
+ *              before its data, and pwrites a READ's after its data.  A
+ *              WRITE the kernel sends without (integrity/write_generate
+ *              off) gets all-ones metadata, which the checks skip: the
+ *              target must not keep the old tuples for new data.
  */
 #include <errno.h>
 #include <string.h>
@@ -59,6 +67,43 @@ static void prep_user_copy(struct ublkd_queue *q, struct tag *t, int to_request,
 		io_uring_prep_read(sqe, q->cmd_fd, t->io.buf, len, off);
 	sqe->flags = q->file_flags;
 	sqe->user_data = ud_make(t->io.tag, UD_UCOPY, 0);
+}
+
+/* --integrity: pread/pwrite of len bytes of the tag's metadata. */
+static void prep_md_copy(struct ublkd_queue *q, struct tag *t, int to_request, uint32_t len)
+{
+	struct io_uring_sqe *sqe = ublkd_get_sqe(q);
+	uint64_t off = ublk_user_copy_offset(q->q_id, t->io.tag, 0) | UBLKSRV_IO_INTEGRITY_FLAG;
+	char *md = queue_tag_md(q, t->io.tag);
+
+	if (to_request)
+		io_uring_prep_write(sqe, q->cmd_fd, md, len, off);
+	else
+		io_uring_prep_read(sqe, q->cmd_fd, md, len, off);
+	sqe->flags = q->file_flags;
+	sqe->user_data = ud_make(t->io.tag, UD_MDCOPY, 0);
+}
+
+/* The metadata of a request's first len bytes. */
+static uint32_t md_bytes(const struct ublkd_queue *q, uint32_t len)
+{
+	return (len >> q->lbs_shift) * q->md_size;
+}
+
+/* --integrity: what the target moves besides the data; 1 when ublkd must
+ * first fetch it from the kernel. */
+static int md_request(struct ublkd_queue *q, struct tag *t, uint32_t desc_flags)
+{
+	t->md_kernel = !!(desc_flags & UBLK_IO_F_INTEGRITY);
+	t->md_len = 0;
+	if (t->io.op == UBLK_IO_OP_WRITE) {
+		t->md_len = md_bytes(q, t->io.len);
+		if (!t->md_kernel)
+			memset(queue_tag_md(q, t->io.tag), 0xff, t->md_len);
+	} else if (t->io.op == UBLK_IO_OP_READ && t->md_kernel) {
+		t->md_len = md_bytes(q, t->io.len);
+	}
+	return t->md_kernel && t->io.op == UBLK_IO_OP_WRITE;
 }
 
 static uint32_t map_flags(uint32_t kflags)
@@ -129,6 +174,8 @@ void data_request(struct ublkd_queue *q, struct tag *t)
 	t->io.len = d->nr_sectors << 9;
 	t->registered = 0;
 	t->result = 0;
+	t->md_kernel = 0;
+	t->md_len = 0;
 	t->state = TAG_PREPARING;
 
 	switch (op) {
@@ -169,6 +216,10 @@ void data_request(struct ublkd_queue *q, struct tag *t)
 		}
 		/* index = tag in the ring's buffer table */
 		queue_prep_io_cmd(q, t, UBLK_U_IO_REGISTER_IO_BUF, 0, t->io.tag, UD_REGISTER);
+		return;
+	}
+	if (q->md_size && has_data(op) && md_request(q, t, d->op_flags)) {
+		prep_md_copy(q, t, 0, t->md_len);	/* then the data (data_cqe) */
 		return;
 	}
 	if (op == UBLK_IO_OP_WRITE && mode == UBLKD_DATA_USER_COPY) {
@@ -293,7 +344,28 @@ void data_cqe(struct ublkd_queue *q, struct tag *t, unsigned int kind,
 			t->result = res < 0 ? res : -EIO;
 		} else if (res != t->result) {
 			t->result = res < 0 ? res : -EIO;
+		} else if (t->md_kernel && t->io.op == UBLK_IO_OP_READ) {
+			/* The data is in; its metadata next. */
+			prep_md_copy(q, t, 1, md_bytes(q, (uint32_t)t->result));
+			return;
 		}
+		data_commit(q, t);
+		return;
+	case UD_MDCOPY:
+		if (t->state == TAG_PREPARING) {
+			if (res == (int)t->md_len) {
+				prep_user_copy(q, t, 0, t->io.len);
+				return;
+			}
+		} else if (res == (int)md_bytes(q, (uint32_t)t->result)) {
+			data_commit(q, t);
+			return;
+		}
+		ublkd_warn("queue %u tag %u: copy of the %s's metadata (%u bytes) moved %d",
+			   q->q_id, t->io.tag, ublkd_op_name(t->io.op),
+			   t->state == TAG_PREPARING ? t->md_len :
+			   md_bytes(q, (uint32_t)t->result), res);
+		t->result = res < 0 ? res : -EIO;
 		data_commit(q, t);
 		return;
 	}

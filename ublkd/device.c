@@ -49,6 +49,21 @@ static void fill_params(const struct ublkd_dev *dev, struct ublk_params *p)
 	p->basic.max_sectors = dev->max_io_bytes >> 9;
 	p->basic.dev_sectors = s->size >> 9;
 
+	if (dev->cfg.integrity) {
+		/* Every logical block carries one tuple (8 bytes, 16 for
+		 * crc64) at the start of its metadata, type 1: the kernel
+		 * generates it on writes and checks guard and reference tag
+		 * on reads (integrity/write_generate, read_verify). */
+		p->types |= UBLK_PARAM_TYPE_INTEGRITY;
+		p->integrity.flags = UBLK_LBMD_PI_CAP_INTEGRITY | UBLK_LBMD_PI_CAP_REFTAG;
+		p->integrity.csum_type = dev->cfg.integrity;
+		p->integrity.metadata_size = (uint8_t)integrity_tuple_size(dev->cfg.integrity);
+		p->integrity.interval_exp = p->basic.logical_bs_shift;
+		/* No discard, no write-zeroes: their blocks would keep the
+		 * old tuples and fail the checks; the kernel writes zeroes
+		 * as ordinary writes, tuples included (main.c says so). */
+		return;
+	}
 	if (s->flags & (UBLKD_PARAM_DISCARD | UBLKD_PARAM_WRITE_ZEROES)) {
 		uint32_t cap = 0xffffffffU >> 9 & ~((lbs >> 9) - 1);
 
@@ -179,7 +194,8 @@ int device_setup(struct ublkd_dev *dev)
 			  (dev->cfg.no_part_scan ? UBLK_F_NO_AUTO_PART_SCAN : 0) |
 			  (dev->cfg.nr_threads > 1 ? UBLK_F_PER_IO_DAEMON : 0) |
 			  (dev->batch_io ? UBLK_F_BATCH_IO : 0) |
-			  (dev->shmem_base ? UBLK_F_SHMEM_ZC : 0);
+			  (dev->shmem_base ? UBLK_F_SHMEM_ZC : 0) |
+			  (dev->cfg.integrity ? UBLK_F_INTEGRITY : 0);
 
 	ret = ctrl_add_dev(&dev->ctrl, &dev->info);
 	if (ret == -EEXIST) {
@@ -280,6 +296,15 @@ int device_recover_check(struct ublkd_dev *dev, int quiet)
 			    "recovery record says %s; delete it with 'ublk del -n %u'", id,
 			    f & UBLK_F_SHMEM_ZC ? "with" : "without",
 			    dev->cfg.shmem ? "--shmem" : "no --shmem", id);
+		return -1;
+	}
+	/* The device's blocks carry protection information, in the target's
+	 * store, or they do not: the record must agree. */
+	if (!!(f & UBLK_F_INTEGRITY) != !!dev->cfg.integrity) {
+		ublkd_error("cannot recover device %u: it was added %s protection information, "
+			    "its recovery record says %s; delete it with 'ublk del -n %u'", id,
+			    f & UBLK_F_INTEGRITY ? "with" : "without",
+			    dev->cfg.integrity ? "--integrity" : "no --integrity", id);
 		return -1;
 	}
 	/* The device speaks the commands it was added with. */

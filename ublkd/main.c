@@ -108,7 +108,8 @@ static int need_feature(const struct ublkd_dev *dev, uint64_t bit, const char *w
  * target that moves no data (null) gains nothing from zero copy and stays
  * with copy, as does a device with -g 1 (a copy-mode feature) or --shmem
  * (whose requests need no copy in the copy modes, and zero copy has none
- * to save).
+ * to save).  A device with --integrity takes user copy, the only mode in
+ * which the kernel hands over protection information.
  */
 static void default_data_mode(struct ublkd_dev *dev)
 {
@@ -116,6 +117,10 @@ static void default_data_mode(struct ublkd_dev *dev)
 	const uint64_t zc = UBLK_F_AUTO_BUF_REG | UBLK_F_SUPPORT_ZERO_COPY |
 			    UBLK_F_FUSED_ZERO_COPY;
 
+	if (dev->cfg.integrity && !dev->cfg.data_mode_set) {
+		dev->cfg.data_mode = UBLKD_DATA_USER_COPY;	/* the only one with it */
+		return;
+	}
 	if (dev->cfg.data_mode_set || dev->cfg.need_get_data || dev->cfg.shmem)
 		return;
 	if ((ops->features & UBLKD_TARGET_ZERO_COPY) && !(ops->features & UBLKD_TARGET_NO_DATA) &&
@@ -131,6 +136,16 @@ static int choose_data_mode(struct ublkd_dev *dev)
 
 	dev->zc = ZC_NONE;
 	default_data_mode(dev);
+	if (dev->cfg.integrity) {
+		if (!(ops->features & UBLKD_TARGET_INTEGRITY)) {
+			ublkd_error("target %s cannot store protection information (--integrity): "
+				    "use the loop target with --metadata FILE, or drop --integrity",
+				    ops->name);
+			return -1;
+		}
+		if (need_feature(dev, UBLK_F_INTEGRITY, "--integrity") < 0)
+			return -1;
+	}
 	if (dev->cfg.zc_force != ZC_NONE && dev->cfg.data_mode != UBLKD_DATA_ZERO_COPY) {
 		ublkd_error("--zc-mechanism only applies to zero copy: add --zero-copy");
 		return -1;
@@ -256,6 +271,12 @@ static int open_target(struct ublkd_dev *dev)
 			    "multiple of the %u-byte block size", dev->target.ops->name,
 			    (unsigned long long)s->size, s->logical_block_size);
 		return -1;
+	}
+	if (dev->cfg.integrity && (s->flags & (UBLKD_PARAM_DISCARD | UBLKD_PARAM_WRITE_ZEROES))) {
+		s->flags &= ~(UBLKD_PARAM_DISCARD | UBLKD_PARAM_WRITE_ZEROES);
+		ublkd_info("--integrity: discard and write-zeroes are not offered (their blocks "
+			   "would keep old protection information); the kernel writes zeroes "
+			   "as ordinary writes");
 	}
 	return 0;
 }

@@ -235,6 +235,29 @@ static const char *get_zc_mechanism(const struct dev_config *cfg, char *buf, siz
 	return NULL;	/* ZC_NONE: the best the kernel has */
 }
 
+/* --integrity: the protection information format (ublk_param_integrity's
+ * csum_type), in choices' order; cfg->integrity 0 is none. */
+static const char *const integrity_choices[] = { "t10dif", "ip", "crc64", NULL };
+static const uint8_t integrity_values[] = {
+	UBLK_LBMD_PI_CSUM_CRC16_T10DIF, UBLK_LBMD_PI_CSUM_IP, UBLK_LBMD_PI_CSUM_CRC64_NVME
+};
+
+static int set_integrity(struct dev_config *cfg, const char *v, const char **want)
+{
+	cfg->integrity = integrity_values[choice(integrity_choices, v)];
+	return 0;
+}
+
+static const char *get_integrity(const struct dev_config *cfg, char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; integrity_choices[i]; i++)
+		if (integrity_values[i] == cfg->integrity)
+			return integrity_choices[i];
+	return NULL;
+}
+
 static int set_need_get_data(struct dev_config *cfg, const char *v, const char **want)
 {
 	cfg->need_get_data = 1;
@@ -577,6 +600,14 @@ const struct gopt generic_options[] = {
 	  .what = "a file on hugetlbfs or tmpfs of one page to 4 GiB",
 	  .example = "\"/dev/shm/app-buffers\"",
 	  .flags = GOPT_RECORD, .set = set_shmem, .get = get_shmem },
+	{ .o = { .name = "integrity", .has_arg = 1, .type = UBLKD_OPT_ENUM, .arg_name = "PI",
+		 .choices = integrity_choices,
+		 .help = "protection information on every block, generated\n"
+			 "and checked by the kernel: t10dif, ip or crc64; the\n"
+			 "target stores it (loop: --metadata FILE; user copy,\n"
+			 "UBLK_F_INTEGRITY, Linux 7.0+)" },
+	  .example = "\"t10dif\"", .flags = GOPT_RECORD, .set = set_integrity,
+	  .get = get_integrity },
 	{ .o = { .name = "need-get-data", .type = UBLKD_OPT_BOOL,
 		 .help = "fetch a write's data after the request (Linux 6.0+)" },
 	  .flags = GOPT_RECORD, .set = set_need_get_data, .get = get_need_get_data },

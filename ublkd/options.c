@@ -448,6 +448,25 @@ int options_validate(const struct dev_config *cfg, const struct ublkd_target_ops
 	}
 	if (cfg->shmem && shmem_check(cfg->shmem) < 0)
 		return -1;
+	/* The kernel hands a request's protection information only through
+	 * the user-copy window of /dev/ublkcN. */
+	if (cfg->integrity && cfg->data_mode_set && cfg->data_mode != UBLKD_DATA_USER_COPY) {
+		ublkd_error("--integrity needs the user copy mode (the kernel passes protection "
+			    "information only through pread/pwrite on /dev/ublkcN): drop %s, or "
+			    "give --user-copy", cfg->data_mode == UBLKD_DATA_COPY ? "--copy" :
+			    "--zero-copy");
+		return -1;
+	}
+	if (cfg->integrity && cfg->need_get_data) {
+		ublkd_error("--integrity and -g 1 (NEED_GET_DATA) cannot be combined: -g 1 is "
+			    "a copy-mode feature and --integrity needs user copy; drop one");
+		return -1;
+	}
+	if (cfg->integrity && cfg->shmem) {
+		ublkd_error("--integrity and --shmem cannot be combined: ublkd does not serve "
+			    "protected requests in place; drop one");
+		return -1;
+	}
 	if (cfg->metrics_interval && !cfg->metrics_dir) {
 		ublkd_error("--metrics-interval applies to the metrics file: add --metrics-dir DIR");
 		return -1;

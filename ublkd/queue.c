@@ -522,6 +522,18 @@ int queue_start(struct ublkd_queue *q)
 			return -ENOMEM;
 		}
 	}
+	q->md_size = (uint8_t)integrity_tuple_size(dev->cfg.integrity);
+	q->lbs_shift = (uint8_t)__builtin_ctz(dev->target.setup.logical_block_size);
+	if (q->md_size) {
+		q->md_max = (dev->max_io_bytes >> q->lbs_shift) * q->md_size;
+		q->md_bufs_len = (size_t)q->depth * q->md_max;
+		q->md_bufs = mmap(NULL, q->md_bufs_len, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (q->md_bufs == MAP_FAILED) {
+			q->md_bufs = NULL;
+			return -ENOMEM;
+		}
+	}
 	ret = pthread_create(&q->thread, NULL, queue_thread, q);
 	return -ret;
 }
@@ -552,6 +564,8 @@ void queue_join(struct ublkd_queue *q)
 		close(q->stop_efd);
 	if (q->bufs)
 		munmap(q->bufs, q->bufs_len);
+	if (q->md_bufs)
+		munmap(q->md_bufs, q->md_bufs_len);
 	free(q->tags);
 	free(q->io_privs);
 }

@@ -50,3 +50,18 @@ void ublkd_sqe_set_data(struct io_uring_sqe *sqe, struct ublkd_io *io,
 {
 	sqe->user_data = ud_make(io ? io->tag : UD_NO_TAG, UD_TARGET, cookie);
 }
+
+unsigned int ublkd_target_metadata_size(const struct ublkd_target *t)
+{
+	return t->dev ? integrity_tuple_size(t->dev->cfg.integrity) : 0;
+}
+
+void *ublkd_io_metadata(const struct ublkd_queue *q, const struct ublkd_io *io,
+			uint32_t *len, uint64_t *offset)
+{
+	const struct tag *t = (const struct tag *)io;	/* io is its first member */
+
+	*len = t->md_len;
+	*offset = (io->offset >> q->lbs_shift) * q->md_size;
+	return t->md_len ? queue_tag_md(q, io->tag) : NULL;
+}

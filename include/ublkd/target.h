@@ -148,6 +148,11 @@ struct ublkd_queue;	/* opaque: one queue thread (one hardware queue, or
  * ublkd_queue_id(), which threads of one queue share.  Since ublkd 0.4;
  * without it, --threads is refused for the target. */
 #define UBLKD_TARGET_THREADS	(1U << 2)
+/* The target stores metadata next to the data (ublkd --integrity): with
+ * each READ and WRITE it moves ublkd_io_metadata()'s bytes too, sized in
+ * open() by ublkd_target_metadata_size().  Since ublkd 0.5; without it,
+ * --integrity is refused for the target. */
+#define UBLKD_TARGET_INTEGRITY	(1U << 3)
 
 struct ublkd_target_ops {
 	uint32_t api_version;	/* UBLKD_TARGET_API_VERSION */
@@ -264,6 +269,20 @@ void ublkd_prep_rw(struct ublkd_queue *q, struct ublkd_io *io,
  * files already; -EOPNOTSUPP: the ring has no table), and fd then simply
  * works unregistered. */
 int ublkd_queue_register_file(struct ublkd_queue *q, int fd);
+
+/* Since ublkd 0.5, for UBLKD_TARGET_INTEGRITY targets.  The bytes of
+ * metadata the device keeps per logical block (the protection information
+ * tuple of --integrity: 8, or 16 for crc64), or 0 without --integrity:
+ * from open() on, to size the store, whose byte N * size holds block N's. */
+unsigned int ublkd_target_metadata_size(const struct ublkd_target *t);
+
+/* Since ublkd 0.5.  The metadata that goes with request io, or NULL when
+ * there is none (no --integrity, not a READ or WRITE, or a READ the kernel
+ * will not check): *len bytes that belong at *offset in the target's
+ * metadata store.  A WRITE's are to be stored with its data; a READ's
+ * buffer is to be filled before ublkd_complete().  Valid until then. */
+void *ublkd_io_metadata(const struct ublkd_queue *q, const struct ublkd_io *io,
+			uint32_t *len, uint64_t *offset);
 
 /* Finish a request: result is bytes transferred (len for success) or a
  * negative errno, which the application sees as an I/O error. */

@@ -20,6 +20,9 @@
  *                  fallocate(ZERO_RANGE); where ZERO_RANGE is missing
  *                  (tmpfs) PUNCH_HOLE then a plain fallocate to keep the
  *                  range allocated
+ *   --integrity    (with --metadata FILE) after a READ's or WRITE's data,
+ *                  its protection information tuples are read from or
+ *                  written to FILE (metadata.c); a FLUSH syncs FILE too
  * A failed backing operation completes the request with its -errno: the
  * application sees an I/O error on that request and the device keeps
  * serving.
@@ -39,6 +42,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 #include <ublkd/target.h>
+#include "metadata.h"
 
 #ifndef BLOCK_URING_CMD_DISCARD
 #define BLOCK_URING_CMD_DISCARD	_IO(0x12, 0)	/* <linux/blkdev.h>, Linux 6.12 */
@@ -59,6 +63,8 @@ enum step {
 	STEP_WZ_ZERO,		/* write-zeroes, ZERO_RANGE */
 	STEP_WZ_PUNCH_ALLOC,	/* NOUNMAP without ZERO_RANGE: punch ... */
 	STEP_WZ_ALLOC,		/* ... then allocate again */
+	STEP_MD,		/* --integrity: the request's metadata */
+	STEP_MD_FLUSH,		/* --integrity: fsync of the metadata file */
 };
 
 struct loop {
@@ -67,6 +73,7 @@ struct loop {
 	uint64_t offset;
 	int	 buffered;
 	int	 shared;	/* --shared: others may serve the backing too */
+	struct loop_md md;	/* --metadata (path), for --integrity */
 	/* backing */
 	int	 fd;
 	int	 is_blk;
@@ -106,6 +113,9 @@ static const struct ublkd_option loop_options[] = {
 	  .type = UBLKD_OPT_BOOL },
 	{ .name = "shared", .help = "allow other devices with --shared on the same backing",
 	  .type = UBLKD_OPT_BOOL },
+	{ .name = "metadata", .has_arg = 1, .arg_name = "FILE",
+	  .help = "with --integrity: the blocks' protection information (an empty file is filled)",
+	  .type = UBLKD_OPT_PATH, .flags = UBLKD_OPT_BACKING },
 	{ .name = NULL },
 };
 
@@ -118,6 +128,7 @@ static struct loop *loop_get(struct ublkd_target *t)
 		if (!lo)
 			return NULL;
 		lo->fd = -1;
+		lo->md.fd = -1;
 		ublkd_target_set_priv(t, lo);
 	}
 	return lo;
@@ -131,6 +142,7 @@ static void loop_free(struct ublkd_target *t)
 		return;
 	if (lo->fd >= 0)
 		close(lo->fd);
+	md_close(&lo->md);
 	free(lo->path);
 	free(lo);
 	ublkd_target_set_priv(t, NULL);
@@ -157,6 +169,15 @@ static int loop_config(struct ublkd_target *t, const char *name, const char *val
 		if (ublkd_parse_size(value, &lo->offset) < 0 || lo->offset % 512) {
 			ublkd_error("invalid value '%s' for --offset: expected a byte count "
 				    "that is a multiple of 512, such as 0, 4096 or 1M", value);
+			return -1;
+		}
+		return 0;
+	}
+	if (!strcmp(name, "metadata")) {
+		free(lo->md.path);
+		lo->md.path = strdup(value);
+		if (!lo->md.path) {
+			ublkd_error("loop: out of memory");
 			return -1;
 		}
 		return 0;
@@ -352,6 +373,27 @@ static int file_can_punch(int fd, uint64_t file_size)
 			 (off_t)past, 1 << 16) == 0;
 }
 
+/* --integrity wants a --metadata file, and --metadata --integrity. */
+static int open_metadata(struct ublkd_target *t, struct loop *lo)
+{
+	unsigned int size = ublkd_target_metadata_size(t);
+
+	if (!size && !lo->md.path)
+		return 0;
+	if (!size) {
+		ublkd_error("loop: --metadata %s holds protection information, which the device "
+			    "has only with --integrity: add --integrity t10dif (or ip, crc64), or "
+			    "drop --metadata", lo->md.path);
+		return -1;
+	}
+	if (!lo->md.path) {
+		ublkd_error("loop: --integrity needs a file for the protection information: add "
+			    "--metadata FILE (an empty file: ublkd fills it)");
+		return -1;
+	}
+	return md_open(&lo->md, size, lo->size / lo->lbs, lo->read_only, lo->shared);
+}
+
 static int loop_open(struct ublkd_target *t, struct ublkd_setup *s)
 {
 	struct loop *lo = loop_get(t);
@@ -440,6 +482,8 @@ static int loop_open(struct ublkd_target *t, struct ublkd_setup *s)
 		goto err;
 	}
 	lo->size = s->size_limit ? s->size_limit : avail;
+	if (open_metadata(t, lo) < 0)
+		goto err;
 
 	s->size = lo->size;
 	s->logical_block_size = lo->lbs;
@@ -519,6 +563,9 @@ static int loop_new_size(struct ublkd_target *t, uint64_t *size)
 	}
 	if (!*size)
 		*size = avail;
+	/* New blocks need their (never-written) tuples before they are served. */
+	if (lo->md.size && md_cover(&lo->md, *size / lo->lbs) < 0)
+		return -1;
 	return 0;
 }
 
@@ -531,6 +578,12 @@ static int loop_flush(struct ublkd_target *t)
 	if (fdatasync(lo->fd) < 0) {
 		ublkd_error("loop: cannot make %s durable (fdatasync): %s: data written "
 			    "lately may be lost", lo->path, strerror(errno));
+		return -1;
+	}
+	if (lo->md.size && fdatasync(lo->md.fd) < 0) {
+		ublkd_error("loop: cannot make the metadata file %s durable (fdatasync): %s: "
+			    "protection information written lately may be lost", lo->md.path,
+			    strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -593,6 +646,27 @@ static void submit_rw(struct ublkd_queue *q, struct loop *lo, struct ublkd_io *i
 		      lo->offset + io->offset + lio->done, lio->done, io->len - lio->done,
 		      flags);
 	ublkd_sqe_set_data(sqe, io, STEP_RW);
+}
+
+/* --integrity: the request's tuples, after its data (same FUA). */
+static int submit_md(struct ublkd_queue *q, struct loop *lo, struct ublkd_io *io)
+{
+	struct io_uring_sqe *sqe;
+	uint64_t off;
+	uint32_t len;
+	void *md = ublkd_io_metadata(q, io, &len, &off);
+
+	if (!md)
+		return 0;
+	sqe = ublkd_get_sqe(q);
+	if (io->op == UBLKD_OP_READ)
+		io_uring_prep_read(sqe, lo->md.fd, md, len, off);
+	else
+		io_uring_prep_write(sqe, lo->md.fd, md, len, off);
+	if (io->op == UBLKD_OP_WRITE && (io->flags & UBLKD_IO_FUA))
+		sqe->rw_flags = RWF_DSYNC;
+	ublkd_sqe_set_data(sqe, io, STEP_MD);
+	return 1;
 }
 
 static void submit_flush(struct ublkd_queue *q, struct loop *lo, struct ublkd_io *io)
@@ -715,6 +789,9 @@ static void loop_io_done(struct ublkd_queue *q, struct ublkd_io *io, uint32_t co
 		case STEP_DISCARD:
 			submit_discard(q, lq, io);
 			return;
+		case STEP_MD:
+			submit_md(q, lo, io);
+			return;
 		}
 		/* Write-zeroes steps are fallocate, never -EAGAIN: fall through. */
 	}
@@ -737,9 +814,30 @@ static void loop_io_done(struct ublkd_queue *q, struct ublkd_io *io, uint32_t co
 			submit_rw(q, lo, io);
 			return;
 		}
+		if (lo->md.size && submit_md(q, lo, io))
+			return;
 		finish(q, lq, io, (int)io->len);
 		return;
+	case STEP_MD: {
+		uint64_t off;
+		uint32_t len;
+
+		ublkd_io_metadata(q, io, &len, &off);
+		/* Buffered I/O on a file sized at open: all of it, or an error. */
+		finish(q, lq, io, res < 0 ? res : (uint32_t)res == len ? (int)io->len : -EIO);
+		return;
+	}
 	case STEP_FLUSH:
+		if (res >= 0 && lo->md.size) {
+			struct io_uring_sqe *sqe = ublkd_get_sqe(q);
+
+			io_uring_prep_fsync(sqe, lo->md.fd, IORING_FSYNC_DATASYNC);
+			ublkd_sqe_set_data(sqe, io, STEP_MD_FLUSH);
+			return;
+		}
+		finish(q, lq, io, res < 0 ? res : 0);
+		return;
+	case STEP_MD_FLUSH:
 		finish(q, lq, io, res < 0 ? res : 0);
 		return;
 	case STEP_DISCARD:
@@ -791,7 +889,7 @@ static const struct ublkd_target_ops loop_ops = {
 	.option_size	= sizeof(struct ublkd_option),
 	.name		= "loop",
 	.description	= "a disk over a regular file or a block device (like losetup)",
-	.features	= UBLKD_TARGET_ZERO_COPY | UBLKD_TARGET_THREADS,
+	.features	= UBLKD_TARGET_ZERO_COPY | UBLKD_TARGET_THREADS | UBLKD_TARGET_INTEGRITY,
 	.io_priv_size	= sizeof(struct loop_io),
 	.options	= loop_options,
 	.config		= loop_config,

@@ -45,6 +45,8 @@ done <<EOF2
 -t null --io-scheduler keep|--io-scheduler keep
 -t null --metrics-dir $TMPDIR --metrics-interval 5|--metrics-dir $TMPDIR --metrics-interval 5
 -t loop -f $img --shmem $shmf --user-copy|--user-copy --shmem $shmf
+-t loop -f $img --integrity crc64 --metadata $img.pi|--integrity crc64
+-t loop -f $img --integrity t10dif --metadata $img.pi --user-copy|--metadata $img.pi
 -t loop -f $img --offset 1M --buffered|--buffered
 -t loop -f $img --zero-copy -q 2|--zero-copy
 -t loop -f $quoted|--file '$TMPDIR/bob'\\''s.img'
@@ -78,6 +80,10 @@ expect_fail 78 "^ublkd: --batch-io needs a queue depth of 2 or more" "$ublkd" -t
 expect_fail 78 "^ublkd: --shmem and --zero-copy cannot be combined: under zero copy the target never touches the data, so there is no copy to save; drop one$" \
 	"$ublkd" -t null --shmem "$shmf" -z --check
 expect_fail 78 "^ublkd: --shmem /proc/version: not on hugetlbfs or tmpfs" "$ublkd" -t null --shmem /proc/version --check
+expect_fail 78 "^ublkd: --integrity needs the user copy mode \(the kernel passes protection information only through pread/pwrite on /dev/ublkcN\): drop --zero-copy, or give --user-copy$" \
+	"$ublkd" -t loop -f "$img" --integrity t10dif -z --check
+expect_fail 78 "^ublkd: --integrity and --shmem cannot be combined: " \
+	"$ublkd" -t loop -f "$img" --integrity ip --shmem "$shmf" --check
 expect_fail 78 "^ublkd: --metrics-dir /nonexistent/m: no such directory; give an existing directory" \
 	"$ublkd" -t null --metrics-dir /nonexistent/m --check
 expect_fail 78 "^ublkd: --metrics-dir $img: not a directory; " "$ublkd" -t null --metrics-dir "$img" --check
