@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* features.c - names and first kernels of the ublk feature bits. */
 #include <stddef.h>
+#include "ublk-abi.h"
 #include "ublk-features.h"
 
 const struct ublk_feature ublk_features[] = {
@@ -57,4 +58,19 @@ const char *feature_name(uint64_t mask)
 	const struct ublk_feature *f = lowest(mask);
 
 	return f ? f->name : "?";
+}
+
+const char *const ublk_pi_names[] = { "t10dif", "ip", "crc64", NULL };
+const uint8_t ublk_pi_csum[] = {
+	UBLK_LBMD_PI_CSUM_CRC16_T10DIF, UBLK_LBMD_PI_CSUM_IP, UBLK_LBMD_PI_CSUM_CRC64_NVME
+};
+
+const char *ublk_pi_name(uint8_t csum)
+{
+	int i;
+
+	for (i = 0; ublk_pi_names[i]; i++)
+		if (ublk_pi_csum[i] == csum)
+			return ublk_pi_names[i];
+	return NULL;
 }

@@ -846,6 +846,13 @@ static void list_text(struct ublk_ctrl *c, const struct dev_view *v, int verbose
 	free(p);
 	printf("\tzero copy mechanism: %s, bytes copied by ublkd: %llu, recovery: %s\n",
 	       zc, (unsigned long long)state_u64(v, "bytes_copied"), rec);
+	if (v->params.types & UBLK_PARAM_TYPE_INTEGRITY) {
+		const char *pi = ublk_pi_name(v->params.integrity.csum_type);
+
+		printf("\tintegrity: %s, %u bytes of metadata per %u-byte block\n",
+		       pi ? pi : "unknown", v->params.integrity.metadata_size,
+		       1U << v->params.integrity.interval_exp);
+	}
 	p = state_dup(v, "options");
 	printf("\toptions: %s\n", p ? p : "-");
 	free(p);
@@ -874,6 +881,8 @@ static void list_json(struct json *j, const struct dev_view *v)
 	json_uint(j, "physical_block_size", 1U << v->params.basic.physical_bs_shift);
 	json_uint(j, "max_io_bytes", (uint64_t)v->params.basic.max_sectors << 9);
 	json_bool(j, "read_only", !!(v->params.basic.attrs & UBLK_ATTR_READ_ONLY));
+	json_string(j, "integrity", v->params.types & UBLK_PARAM_TYPE_INTEGRITY ?
+		    ublk_pi_name(v->params.integrity.csum_type) : NULL);
 	json_uint(j, "flags", v->info.flags);
 	json_open_array(j, "features");
 	for (const struct ublk_feature *f = ublk_features; f->name; f++)

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "parse.h"
 #include "runstate.h"
+#include "ublk-features.h"
 
 /* ---- How each value lands in struct dev_config, and is read back ---- */
 
@@ -235,27 +236,17 @@ static const char *get_zc_mechanism(const struct dev_config *cfg, char *buf, siz
 	return NULL;	/* ZC_NONE: the best the kernel has */
 }
 
-/* --integrity: the protection information format (ublk_param_integrity's
- * csum_type), in choices' order; cfg->integrity 0 is none. */
-static const char *const integrity_choices[] = { "t10dif", "ip", "crc64", NULL };
-static const uint8_t integrity_values[] = {
-	UBLK_LBMD_PI_CSUM_CRC16_T10DIF, UBLK_LBMD_PI_CSUM_IP, UBLK_LBMD_PI_CSUM_CRC64_NVME
-};
-
+/* --integrity: a name of ublk_pi_names (lib/ublk-features.c); cfg->integrity
+ * is its csum_type, 0 for none. */
 static int set_integrity(struct dev_config *cfg, const char *v, const char **want)
 {
-	cfg->integrity = integrity_values[choice(integrity_choices, v)];
+	cfg->integrity = ublk_pi_csum[choice(ublk_pi_names, v)];
 	return 0;
 }
 
 static const char *get_integrity(const struct dev_config *cfg, char *buf, size_t len)
 {
-	size_t i;
-
-	for (i = 0; integrity_choices[i]; i++)
-		if (integrity_values[i] == cfg->integrity)
-			return integrity_choices[i];
-	return NULL;
+	return cfg->integrity ? ublk_pi_name(cfg->integrity) : NULL;
 }
 
 static int set_need_get_data(struct dev_config *cfg, const char *v, const char **want)
@@ -601,7 +592,7 @@ const struct gopt generic_options[] = {
 	  .example = "\"/dev/shm/app-buffers\"",
 	  .flags = GOPT_RECORD, .set = set_shmem, .get = get_shmem },
 	{ .o = { .name = "integrity", .has_arg = 1, .type = UBLKD_OPT_ENUM, .arg_name = "PI",
-		 .choices = integrity_choices,
+		 .choices = ublk_pi_names,
 		 .help = "protection information on every block, generated\n"
 			 "and checked by the kernel: t10dif, ip or crc64; the\n"
 			 "target stores it (loop: --metadata FILE; user copy,\n"

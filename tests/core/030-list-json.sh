@@ -12,7 +12,7 @@ json=$(ublk list --json)
 jq -e . <<<"$json" >/dev/null || fail "not valid JSON: $json"
 [ "$(jq length <<<"$json")" = 2 ] || fail "want 2 devices: $json"
 for f in id state block_device char_device queues depth size logical_block_size \
-	 physical_block_size max_io_bytes read_only flags features daemon_running pid \
+	 physical_block_size max_io_bytes read_only integrity flags features daemon_running pid \
 	 target description copy_mode zero_copy_mechanism options bytes_copied; do
 	jq -e "all(.[]; has(\"$f\"))" <<<"$json" >/dev/null || fail "field $f missing: $json"
 done
@@ -23,6 +23,7 @@ jb=$(ublk list -n "$idb" --json)
 [ "$(jq -r '.[0].depth' <<<"$jb")" = 64 ] || fail "depth wrong"
 [ "$(jq -r '.[0].target' <<<"$jb")" = null ] || fail "target wrong"
 [ "$(jq -r '.[0].copy_mode' <<<"$jb")" = copy ] || fail "copy mode wrong"
+[ "$(jq -r '.[0].integrity' <<<"$jb")" = null ] || fail "integrity not null without --integrity"
 [ "$(jq -r '.[0].daemon_running' <<<"$jb")" = true ] || fail "daemon not running"
 pid=$(jq -r '.[0].pid' <<<"$jb")
 [ "$(cat /proc/$pid/comm)" = ublkd ] || fail "pid $pid is not ublkd"

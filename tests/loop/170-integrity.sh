@@ -66,7 +66,10 @@ grep -q 'discard and write-zeroes are not offered' "$DEV_LOG" ||
 sys=/sys/block/${DEV#/dev/}/integrity
 [ "$(cat "$sys/format")" = T10-DIF-TYPE1-CRC ] || fail "format $(cat "$sys/format")"
 [ "$(cat "$sys/protection_interval_bytes")" = 512 ] || fail "interval $(cat "$sys/protection_interval_bytes")"
-[ "$(ublk list -n "$DEV_ID" --json | jq -r '.[0].copy_mode')" = user_copy ] || fail "not user copy"
+[ "$(ublk list -n "$DEV_ID" --json | jq -r '.[0].copy_mode + " " + .[0].integrity')" = "user_copy t10dif" ] ||
+	fail "ublk list --json: $(ublk list -n "$DEV_ID" --json)"
+ublk list -n "$DEV_ID" -v | grep -q 'integrity: t10dif, 8 bytes of metadata per 512-byte block' ||
+	fail "ublk list -v lacks the integrity line: $(ublk list -n "$DEV_ID" -v)"
 log "ok: empty $md filled with all-ones; the kernel sees T10-DIF-TYPE1-CRC per 512 bytes"
 
 randfile "$W/r" 4
@@ -152,6 +155,7 @@ check_format() {	# PI FORMAT TUPLE-SIZE REF-HEX-AT-2048
 	[ "$(cat "/sys/block/${DEV#/dev/}/integrity/format")" = "$format" ] ||
 		fail "$pi: format $(cat "/sys/block/${DEV#/dev/}/integrity/format"), want $format"
 	[ "$(stat -c %s "$md")" = $((196608 * size)) ] || fail "$pi: $md has $(stat -c %s "$md") bytes"
+	[ "$(ublk list -n "$DEV_ID" --json | jq -r '.[0].integrity')" = "$pi" ] || fail "$pi: ublk list --json"
 	dd if="$W/r" of="$DEV" bs=1M seek=1 oflag=direct status=none || fail "$pi: dd failed"
 	cmp -n 4M -i 1M:0 "$DEV" "$W/r" || fail "$pi: data read back differs"
 	t=$(tuple "$md" 2048 "$size")
