@@ -12,7 +12,7 @@
 #     that block (EILSEQ, "guard/ref tag error" in dmesg), and only that block;
 #   - a write the kernel sends without tuples (write_generate 0) leaves
 #     all-ones tuples, so its new data reads back (not the old tuples' error);
-#   - the data and its tuples survive kill -9 + ublk recover, a second start on
+#   - the data and its tuples survive kill -9 + ublk recover, ublk upgrade, a second start on
 #     the same files, mkfs.ext4 + fsck, and ublk resize (new blocks all-ones);
 #   - recovery onto a replaced metadata file is refused;
 #   - ip and crc64 tuples (crc64's 16 bytes, 48-bit reference tag) likewise.
@@ -119,6 +119,12 @@ out=$(ublk recover -n "$DEV_ID" 2>&1) || fail "ublk recover failed: $out"
 fio_verify "$DEV" t10dif --rw=randwrite --bsrange=4k-256k --size=24M --offset=16M --verify_only
 cmp -n 4M -i 1M:0 "$DEV" "$W/r" || fail "data differs after recovery"
 log "ok: kill -9 + recover: data and tuples verify"
+old=$(ublk list -n "$DEV_ID" --json | jq -r '.[0].pid')
+out=$(ublk upgrade -n "$DEV_ID" 2>&1) || fail "ublk upgrade failed: $out"
+new=$(ublk list -n "$DEV_ID" --json | jq -r '.[0].pid')
+[ "$new" != "$old" ] || fail "ublk upgrade: the pid is still $old"
+fio_verify "$DEV" t10dif --rw=randwrite --bsrange=4k-256k --size=24M --offset=16M --verify_only
+log "ok: ublk upgrade (pid $old -> $new): data and tuples verify"
 
 # mkfs + fsck, then a second start on the same files.
 need mkfs.ext4 fsck.ext4
