@@ -162,6 +162,8 @@ struct tag {
 				 * own buffer (UBLK_IO_F_SHMEM_ZC) */
 	char *bounce;		/* --shmem data not page-aligned: copied
 				 * through the tag's buffer, from/to here */
+	uint8_t copies;		/* user copies in flight (data, metadata) */
+	int32_t copy_err;	/* the first of their errors, or 0 */
 	uint8_t md_kernel;	/* --integrity: the request carries metadata
 				 * (UBLK_IO_F_INTEGRITY), moved through ublkcN */
 	uint32_t md_len;	/* --integrity: the target's share of metadata

@@ -30,7 +30,8 @@
  *              protection information tuple per logical block, in the tag's
  *              metadata buffer (ublkd_io_metadata()): ublkd preads a
  *              WRITE's from ublkcN (the integrity flag in the offset)
- *              before its data, and pwrites a READ's after its data.  A
+ *              and pwrites a READ's, each beside (in parallel with) the
+ *              data's copy; the last of the two moves the request on.  A
  *              WRITE the kernel sends without (integrity/write_generate
  *              off) gets all-ones metadata, which the checks skip: the
  *              target must not keep the old tuples for new data.
@@ -218,14 +219,18 @@ void data_request(struct ublkd_queue *q, struct tag *t)
 		queue_prep_io_cmd(q, t, UBLK_U_IO_REGISTER_IO_BUF, 0, t->io.tag, UD_REGISTER);
 		return;
 	}
-	if (q->md_size && has_data(op) && md_request(q, t, d->op_flags)) {
-		prep_md_copy(q, t, 0, t->md_len);	/* then the data (data_cqe) */
-		return;
-	}
 	if (op == UBLK_IO_OP_WRITE && mode == UBLKD_DATA_USER_COPY) {
+		t->copies = 1;
+		t->copy_err = 0;
 		prep_user_copy(q, t, 0, t->io.len);
+		if (q->md_size && md_request(q, t, d->op_flags)) {
+			t->copies++;
+			prep_md_copy(q, t, 0, t->md_len);
+		}
 		return;
 	}
+	if (q->md_size && has_data(op))
+		md_request(q, t, d->op_flags);	/* a READ's: copied out at the end */
 	if (op == UBLK_IO_OP_WRITE && mode == UBLKD_DATA_COPY)
 		stats_copied(q, t->io.len);
 	to_target(q, t);
@@ -302,10 +307,40 @@ void ublkd_complete(struct ublkd_queue *q, struct ublkd_io *io, int result)
 	if (io->op == UBLK_IO_OP_READ && result > 0 && !t->shmem && !t->bounce &&
 	    q->data_mode == UBLKD_DATA_USER_COPY) {
 		t->state = TAG_FINISHING;
+		t->copies = 1;
+		t->copy_err = 0;
 		prep_user_copy(q, t, 1, (uint32_t)result);
+		if (t->md_kernel) {
+			t->copies++;
+			prep_md_copy(q, t, 1, md_bytes(q, (uint32_t)result));
+		}
 		return;
 	}
 	data_commit(q, t);
+}
+
+/* A user copy moved res bytes, not what it should have: the request fails
+ * with the first such error. */
+static void copy_failed(struct tag *t, int res)
+{
+	if (!t->copy_err)
+		t->copy_err = res < 0 ? res : -EIO;
+}
+
+/* One of the request's user copies (data, metadata) is done; after the
+ * last, a WRITE goes to the target and a READ is committed. */
+static void copy_done(struct ublkd_queue *q, struct tag *t)
+{
+	if (--t->copies)
+		return;
+	if (t->copy_err) {
+		t->result = t->copy_err;
+		data_commit(q, t);
+	} else if (t->state == TAG_PREPARING) {
+		to_target(q, t);
+	} else {
+		data_commit(q, t);
+	}
 }
 
 /* Completions of ublkd's own per-request SQEs. */
@@ -335,39 +370,28 @@ void data_cqe(struct ublkd_queue *q, struct tag *t, unsigned int kind,
 		if (res > 0)
 			stats_copied(q, res);
 		if (t->state == TAG_PREPARING) {
-			if (res == (int)t->io.len) {
-				to_target(q, t);
-				return;
+			if (res != (int)t->io.len) {
+				ublkd_warn("queue %u tag %u: user copy of %u bytes moved %d",
+					   q->q_id, t->io.tag, t->io.len, res);
+				copy_failed(t, res);
 			}
-			ublkd_warn("queue %u tag %u: user copy of %u bytes moved %d",
-				   q->q_id, t->io.tag, t->io.len, res);
-			t->result = res < 0 ? res : -EIO;
 		} else if (res != t->result) {
-			t->result = res < 0 ? res : -EIO;
-		} else if (t->md_kernel && t->io.op == UBLK_IO_OP_READ) {
-			/* The data is in; its metadata next. */
-			prep_md_copy(q, t, 1, md_bytes(q, (uint32_t)t->result));
-			return;
+			copy_failed(t, res);
 		}
-		data_commit(q, t);
+		copy_done(q, t);
 		return;
-	case UD_MDCOPY:
-		if (t->state == TAG_PREPARING) {
-			if (res == (int)t->md_len) {
-				prep_user_copy(q, t, 0, t->io.len);
-				return;
-			}
-		} else if (res == (int)md_bytes(q, (uint32_t)t->result)) {
-			data_commit(q, t);
-			return;
+	case UD_MDCOPY: {
+		uint32_t want = t->state == TAG_PREPARING ? t->md_len :
+				md_bytes(q, (uint32_t)t->result);
+
+		if (res != (int)want) {
+			ublkd_warn("queue %u tag %u: copy of the %s's metadata (%u bytes) moved %d",
+				   q->q_id, t->io.tag, ublkd_op_name(t->io.op), want, res);
+			copy_failed(t, res);
 		}
-		ublkd_warn("queue %u tag %u: copy of the %s's metadata (%u bytes) moved %d",
-			   q->q_id, t->io.tag, ublkd_op_name(t->io.op),
-			   t->state == TAG_PREPARING ? t->md_len :
-			   md_bytes(q, (uint32_t)t->result), res);
-		t->result = res < 0 ? res : -EIO;
-		data_commit(q, t);
+		copy_done(q, t);
 		return;
+	}
 	}
 }
 

@@ -20,9 +20,10 @@
  *                  fallocate(ZERO_RANGE); where ZERO_RANGE is missing
  *                  (tmpfs) PUNCH_HOLE then a plain fallocate to keep the
  *                  range allocated
- *   --integrity    (with --metadata FILE) after a READ's or WRITE's data,
+ *   --integrity    (with --metadata FILE) beside a READ's or WRITE's data,
  *                  its protection information tuples are read from or
- *                  written to FILE (metadata.c); a FLUSH syncs FILE too
+ *                  written to FILE (metadata.c), in parallel; a FLUSH
+ *                  syncs FILE too
  * A failed backing operation completes the request with its -errno: the
  * application sees an I/O error on that request and the device keeps
  * serving.
@@ -96,6 +97,9 @@ struct loop_queue {
 struct loop_io {
 	uint32_t done;		/* bytes moved so far */
 	uint16_t retries;
+	uint8_t	 pending;	/* SQEs in flight: the data's, and with
+				 * --integrity the metadata's beside it */
+	int32_t	 err;		/* the first of their errors, or 0 */
 };
 
 /* ================================================================ setup */
@@ -648,7 +652,7 @@ static void submit_rw(struct ublkd_queue *q, struct loop *lo, struct ublkd_io *i
 	ublkd_sqe_set_data(sqe, io, STEP_RW);
 }
 
-/* --integrity: the request's tuples, after its data (same FUA). */
+/* --integrity: the request's tuples, beside its data (same FUA). */
 static int submit_md(struct ublkd_queue *q, struct loop *lo, struct ublkd_io *io)
 {
 	struct io_uring_sqe *sqe;
@@ -675,6 +679,28 @@ static void submit_flush(struct ublkd_queue *q, struct loop *lo, struct ublkd_io
 
 	io_uring_prep_fsync(sqe, lo->fd, IORING_FSYNC_DATASYNC);
 	ublkd_sqe_set_data(sqe, io, STEP_FLUSH);
+}
+
+static void submit_md_flush(struct ublkd_queue *q, struct loop *lo, struct ublkd_io *io)
+{
+	struct io_uring_sqe *sqe = ublkd_get_sqe(q);
+
+	io_uring_prep_fsync(sqe, lo->md.fd, IORING_FSYNC_DATASYNC);
+	ublkd_sqe_set_data(sqe, io, STEP_MD_FLUSH);
+}
+
+/* One of a request's parallel SQEs is done (err: its -errno, or 0); the
+ * last finishes the request. */
+static void part_done(struct ublkd_queue *q, struct loop_queue *lq, struct ublkd_io *io,
+		      int err)
+{
+	struct loop_io *lio = io->priv;
+
+	if (err && !lio->err)
+		lio->err = err;
+	if (--lio->pending)
+		return;
+	finish(q, lq, io, lio->err ? lio->err : io->op == UBLKD_OP_FLUSH ? 0 : (int)io->len);
 }
 
 static void submit_fallocate(struct ublkd_queue *q, struct loop *lo, struct ublkd_io *io,
@@ -735,6 +761,8 @@ static void loop_queue_io(struct ublkd_queue *q, struct ublkd_io *io)
 
 	lio->done = 0;
 	lio->retries = 0;
+	lio->pending = 1;
+	lio->err = 0;
 	switch (io->op) {
 	case UBLKD_OP_READ:
 	case UBLKD_OP_WRITE:
@@ -743,9 +771,15 @@ static void loop_queue_io(struct ublkd_queue *q, struct ublkd_io *io)
 			return;
 		}
 		submit_rw(q, lo, io);
+		if (lo->md.size && submit_md(q, lo, io))
+			lio->pending++;
 		return;
 	case UBLKD_OP_FLUSH:
 		submit_flush(q, lo, io);
+		if (lo->md.size) {
+			submit_md_flush(q, lo, io);
+			lio->pending++;
+		}
 		return;
 	case UBLKD_OP_DISCARD:
 		if (lo->read_only)
@@ -792,6 +826,9 @@ static void loop_io_done(struct ublkd_queue *q, struct ublkd_io *io, uint32_t co
 		case STEP_MD:
 			submit_md(q, lo, io);
 			return;
+		case STEP_MD_FLUSH:
+			submit_md_flush(q, lo, io);
+			return;
 		}
 		/* Write-zeroes steps are fallocate, never -EAGAIN: fall through. */
 	}
@@ -800,13 +837,13 @@ static void loop_io_done(struct ublkd_queue *q, struct ublkd_io *io, uint32_t co
 	switch (cookie) {
 	case STEP_RW:
 		if (res < 0) {
-			finish(q, lq, io, res);
+			part_done(q, lq, io, res);
 			return;
 		}
 		if (res == 0) {
 			/* No progress: a read past the end of a file that shrank
 			 * (or a device that refuses to move): never spin. */
-			finish(q, lq, io, -EIO);
+			part_done(q, lq, io, -EIO);
 			return;
 		}
 		lio->done += (uint32_t)res;
@@ -814,9 +851,7 @@ static void loop_io_done(struct ublkd_queue *q, struct ublkd_io *io, uint32_t co
 			submit_rw(q, lo, io);
 			return;
 		}
-		if (lo->md.size && submit_md(q, lo, io))
-			return;
-		finish(q, lq, io, (int)io->len);
+		part_done(q, lq, io, 0);
 		return;
 	case STEP_MD: {
 		uint64_t off;
@@ -824,21 +859,12 @@ static void loop_io_done(struct ublkd_queue *q, struct ublkd_io *io, uint32_t co
 
 		ublkd_io_metadata(q, io, &len, &off);
 		/* Buffered I/O on a file sized at open: all of it, or an error. */
-		finish(q, lq, io, res < 0 ? res : (uint32_t)res == len ? (int)io->len : -EIO);
+		part_done(q, lq, io, res < 0 ? res : (uint32_t)res == len ? 0 : -EIO);
 		return;
 	}
 	case STEP_FLUSH:
-		if (res >= 0 && lo->md.size) {
-			struct io_uring_sqe *sqe = ublkd_get_sqe(q);
-
-			io_uring_prep_fsync(sqe, lo->md.fd, IORING_FSYNC_DATASYNC);
-			ublkd_sqe_set_data(sqe, io, STEP_MD_FLUSH);
-			return;
-		}
-		finish(q, lq, io, res < 0 ? res : 0);
-		return;
 	case STEP_MD_FLUSH:
-		finish(q, lq, io, res < 0 ? res : 0);
+		part_done(q, lq, io, res < 0 ? res : 0);
 		return;
 	case STEP_DISCARD:
 		if (lo->is_blk && unsupported(res) && !lq->no_discard_cmd) {
