@@ -14,7 +14,8 @@
 #     all-ones tuples, so its new data reads back (not the old tuples' error);
 #   - the data and its tuples survive kill -9 + ublk recover, ublk upgrade, a second start on
 #     the same files, mkfs.ext4 + fsck, and ublk resize (new blocks all-ones);
-#   - recovery onto a replaced metadata file is refused;
+#   - recovery onto a replaced metadata file is refused; a metadata file
+#     truncated under a running device fails the reads it cannot check (EIO);
 #   - ip and crc64 tuples (crc64's 16 bytes, 48-bit reference tag) likewise.
 . "$(dirname "$0")/lib.bash"
 need fio od cmp jq dd
@@ -152,6 +153,21 @@ kill -9 "$pid"; wait "$DEV_PID" 2>/dev/null
 [[ $out == *"$md is now another file"* ]] || fail "recovery refusal: $out"
 ublk del -n "$DEV_ID" || fail "ublk del after the refusal failed"
 log "ok: recovery onto a replaced metadata file refused: $out"
+
+# A metadata file cut short under a running device: the blocks whose tuples
+# are gone fail their reads (EIO), never return unchecked data; the device
+# goes on serving and stops cleanly.
+: >"$md"
+add_dev -f "$img" --metadata "$md" --integrity t10dif
+dd if="$W/r" of="$DEV" bs=1M seek=1 count=1 oflag=direct status=none || fail "dd to $DEV failed"
+truncate -s 0 "$md"
+! dd if="$DEV" of=/dev/null bs=4096 skip=256 count=1 iflag=direct 2>"$W/dd.err" ||
+	fail "a block read without error after its metadata file was truncated"
+grep -q 'Input/output error' "$W/dd.err" || fail "read after truncation: $(cat "$W/dd.err"), want EIO"
+dd if="$W/r" of="$DEV" bs=1M seek=1 count=1 oflag=direct status=none || fail "rewrite after truncation failed"
+cmp -n 1M -i 1M:0 "$DEV" "$W/r" || fail "rewritten data differs"
+del_dev
+log "ok: a truncated metadata file fails the reads it cannot check (EIO); rewritten blocks read again"
 
 # ---- ip and crc64 --------------------------------------------------------------
 check_format() {	# PI FORMAT TUPLE-SIZE REF-HEX-AT-2048
