@@ -273,6 +273,7 @@ static inline char *queue_tag_md(const struct ublkd_queue *q, unsigned int tag)
 
 /* --integrity: the bytes of metadata per logical block, one protection
  * information tuple of the csum type (UBLK_LBMD_PI_CSUM_*); 0 for none. */
+#define UBLK_PI_TUPLE_MAX	16
 static inline unsigned int integrity_tuple_size(uint8_t csum)
 {
 	switch (csum) {

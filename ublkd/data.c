@@ -31,10 +31,12 @@
  *              metadata buffer (ublkd_io_metadata()): ublkd preads a
  *              WRITE's from ublkcN (the integrity flag in the offset)
  *              and pwrites a READ's, each beside (in parallel with) the
- *              data's copy; the last of the two moves the request on.  A
- *              WRITE the kernel sends without (integrity/write_generate
- *              off) gets all-ones metadata, which the checks skip: the
- *              target must not keep the old tuples for new data.
+ *              data's copy; the last of the two moves the request on.
+ *              Zeroes are a block never written (a hole in the target's
+ *              store, a discarded block): ublkd hands them to the kernel
+ *              as all-ones, whose checks skip such a tuple.  A WRITE the
+ *              kernel sends without metadata (integrity/write_generate
+ *              off) gets zeroes, so the target forgets the old tuples.
  */
 #include <errno.h>
 #include <string.h>
@@ -100,11 +102,27 @@ static int md_request(struct ublkd_queue *q, struct tag *t, uint32_t desc_flags)
 	if (t->io.op == UBLK_IO_OP_WRITE) {
 		t->md_len = md_bytes(q, t->io.len);
 		if (!t->md_kernel)
-			memset(queue_tag_md(q, t->io.tag), 0xff, t->md_len);
+			memset(queue_tag_md(q, t->io.tag), 0, t->md_len);
 	} else if (t->io.op == UBLK_IO_OP_READ && t->md_kernel) {
 		t->md_len = md_bytes(q, t->io.len);
 	}
 	return t->md_kernel && t->io.op == UBLK_IO_OP_WRITE;
+}
+
+/* --integrity: a READ's tuples of all zeroes (blocks never written) go to
+ * the kernel as all-ones: application tag 0xffff and reference tag
+ * 0xffffffff, which its checks skip.  (The only real tuple of all zeroes,
+ * t10dif's for a block of zeroes whose reference tag is 0, is then not
+ * checked: never a false error, never wrong data.) */
+static void md_unwritten(const struct ublkd_queue *q, struct tag *t, uint32_t len)
+{
+	static const uint8_t zero[UBLK_PI_TUPLE_MAX];
+	char *md = queue_tag_md(q, t->io.tag);
+	uint32_t i;
+
+	for (i = 0; i + q->md_size <= len; i += q->md_size)
+		if (!memcmp(md + i, zero, q->md_size))
+			memset(md + i, 0xff, q->md_size);
 }
 
 static uint32_t map_flags(uint32_t kflags)
@@ -312,6 +330,7 @@ void ublkd_complete(struct ublkd_queue *q, struct ublkd_io *io, int result)
 		prep_user_copy(q, t, 1, (uint32_t)result);
 		if (t->md_kernel) {
 			t->copies++;
+			md_unwritten(q, t, md_bytes(q, (uint32_t)result));
 			prep_md_copy(q, t, 1, md_bytes(q, (uint32_t)result));
 		}
 		return;

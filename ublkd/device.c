@@ -59,10 +59,6 @@ static void fill_params(const struct ublkd_dev *dev, struct ublk_params *p)
 		p->integrity.csum_type = dev->cfg.integrity;
 		p->integrity.metadata_size = (uint8_t)integrity_tuple_size(dev->cfg.integrity);
 		p->integrity.interval_exp = p->basic.logical_bs_shift;
-		/* No discard, no write-zeroes: their blocks would keep the
-		 * old tuples and fail the checks; the kernel writes zeroes
-		 * as ordinary writes, tuples included (main.c says so). */
-		return;
 	}
 	if (s->flags & (UBLKD_PARAM_DISCARD | UBLKD_PARAM_WRITE_ZEROES)) {
 		uint32_t cap = 0xffffffffU >> 9 & ~((lbs >> 9) - 1);

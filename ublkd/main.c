@@ -272,12 +272,6 @@ static int open_target(struct ublkd_dev *dev)
 			    (unsigned long long)s->size, s->logical_block_size);
 		return -1;
 	}
-	if (dev->cfg.integrity && (s->flags & (UBLKD_PARAM_DISCARD | UBLKD_PARAM_WRITE_ZEROES))) {
-		s->flags &= ~(UBLKD_PARAM_DISCARD | UBLKD_PARAM_WRITE_ZEROES);
-		ublkd_info("--integrity: discard and write-zeroes are not offered (their blocks "
-			   "would keep old protection information); the kernel writes zeroes "
-			   "as ordinary writes");
-	}
 	return 0;
 }
 

@@ -61,7 +61,12 @@ void *ublkd_io_metadata(const struct ublkd_queue *q, const struct ublkd_io *io,
 {
 	const struct tag *t = (const struct tag *)io;	/* io is its first member */
 
-	*len = t->md_len;
 	*offset = (io->offset >> q->lbs_shift) * q->md_size;
+	if (io->op == UBLKD_OP_DISCARD || io->op == UBLKD_OP_WRITE_ZEROES) {
+		/* No buffer: the range to set to zeroes (never written). */
+		*len = (io->len >> q->lbs_shift) * q->md_size;
+		return NULL;
+	}
+	*len = t->md_len;
 	return t->md_len ? queue_tag_md(q, io->tag) : NULL;
 }

@@ -277,10 +277,13 @@ int ublkd_queue_register_file(struct ublkd_queue *q, int fd);
 unsigned int ublkd_target_metadata_size(const struct ublkd_target *t);
 
 /* Since ublkd 0.5.  The metadata that goes with request io, or NULL when
- * there is none (no --integrity, not a READ or WRITE, or a READ the kernel
- * will not check): *len bytes that belong at *offset in the target's
- * metadata store.  A WRITE's are to be stored with its data; a READ's
- * buffer is to be filled before ublkd_complete().  Valid until then. */
+ * there is none (no --integrity, a FLUSH, or a READ the kernel will not
+ * check): *len bytes that belong at *offset in the target's metadata
+ * store.  A WRITE's are to be stored with its data; a READ's buffer is to
+ * be filled before ublkd_complete().  Valid until then.  Zeroes in the
+ * store are a block never written (ublkd hands the kernel all-ones, which
+ * it does not check): for a DISCARD or WRITE_ZEROES it returns NULL with
+ * *len and *offset the metadata to set to zeroes. */
 void *ublkd_io_metadata(const struct ublkd_queue *q, const struct ublkd_io *io,
 			uint32_t *len, uint64_t *offset);
 

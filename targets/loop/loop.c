@@ -23,7 +23,8 @@
  *   --integrity    (with --metadata FILE) beside a READ's or WRITE's data,
  *                  its protection information tuples are read from or
  *                  written to FILE (metadata.c), in parallel; a FLUSH
- *                  syncs FILE too
+ *                  syncs FILE too, a DISCARD or WRITE_ZEROES punches the
+ *                  blocks' tuples out of it (zeroes: never written)
  * A failed backing operation completes the request with its -errno: the
  * application sees an I/O error on that request and the device keeps
  * serving.
@@ -66,6 +67,7 @@ enum step {
 	STEP_WZ_ALLOC,		/* ... then allocate again */
 	STEP_MD,		/* --integrity: the request's metadata */
 	STEP_MD_FLUSH,		/* --integrity: fsync of the metadata file */
+	STEP_MD_PUNCH,		/* --integrity: discarded blocks' tuples */
 };
 
 struct loop {
@@ -392,7 +394,7 @@ static int open_metadata(struct ublkd_target *t, struct loop *lo)
 	}
 	if (!lo->md.path) {
 		ublkd_error("loop: --integrity needs a file for the protection information: add "
-			    "--metadata FILE (an empty file: ublkd fills it)");
+			    "--metadata FILE (an empty file: ublkd sizes it)");
 		return -1;
 	}
 	return md_open(&lo->md, size, lo->size / lo->lbs, lo->read_only, lo->shared);
@@ -517,6 +519,13 @@ static int loop_open(struct ublkd_target *t, struct ublkd_setup *s)
 			    st.st_blksize <= (1 << 20) && lo->offset % st.st_blksize == 0)
 				s->discard_granularity = (uint32_t)st.st_blksize;
 		}
+	}
+	if (lo->md.size && !lo->md.can_punch &&
+	    (s->flags & (UBLKD_PARAM_DISCARD | UBLKD_PARAM_WRITE_ZEROES))) {
+		/* A discarded block must lose its tuple with its data. */
+		s->flags &= ~(UBLKD_PARAM_DISCARD | UBLKD_PARAM_WRITE_ZEROES);
+		ublkd_info("loop: the metadata file %s cannot punch holes: discard and "
+			   "write-zeroes are not offered", lo->md.path);
 	}
 	s->description = lo->path;
 	if (lo->note[0])
@@ -689,6 +698,20 @@ static void submit_md_flush(struct ublkd_queue *q, struct loop *lo, struct ublkd
 	ublkd_sqe_set_data(sqe, io, STEP_MD_FLUSH);
 }
 
+/* --integrity: a DISCARD's or WRITE_ZEROES' blocks are never written again:
+ * their tuples become zeroes, beside the data's own operation. */
+static void submit_md_punch(struct ublkd_queue *q, struct loop *lo, struct ublkd_io *io)
+{
+	struct io_uring_sqe *sqe = ublkd_get_sqe(q);
+	uint64_t off;
+	uint32_t len;
+
+	ublkd_io_metadata(q, io, &len, &off);
+	io_uring_prep_fallocate(sqe, lo->md.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				(off_t)off, len);
+	ublkd_sqe_set_data(sqe, io, STEP_MD_PUNCH);
+}
+
 /* One of a request's parallel SQEs is done (err: its -errno, or 0); the
  * last finishes the request. */
 static void part_done(struct ublkd_queue *q, struct loop_queue *lq, struct ublkd_io *io,
@@ -700,7 +723,8 @@ static void part_done(struct ublkd_queue *q, struct loop_queue *lq, struct ublkd
 		lio->err = err;
 	if (--lio->pending)
 		return;
-	finish(q, lq, io, lio->err ? lio->err : io->op == UBLKD_OP_FLUSH ? 0 : (int)io->len);
+	finish(q, lq, io, lio->err ? lio->err :
+	       io->op == UBLKD_OP_READ || io->op == UBLKD_OP_WRITE ? (int)io->len : 0);
 }
 
 static void submit_fallocate(struct ublkd_queue *q, struct loop *lo, struct ublkd_io *io,
@@ -726,7 +750,7 @@ static void submit_discard(struct ublkd_queue *q, struct loop_queue *lq, struct 
 		/* Kernels before 6.12 have no asynchronous block discard. */
 		uint64_t range[2] = { lo->offset + io->offset, io->len };
 
-		finish(q, lq, io, ioctl(lo->fd, BLKDISCARD, range) < 0 ? -errno : 0);
+		part_done(q, lq, io, ioctl(lo->fd, BLKDISCARD, range) < 0 ? -errno : 0);
 		return;
 	}
 	sqe = ublkd_get_sqe(q);
@@ -782,14 +806,17 @@ static void loop_queue_io(struct ublkd_queue *q, struct ublkd_io *io)
 		}
 		return;
 	case UBLKD_OP_DISCARD:
-		if (lo->read_only)
-			break;
-		submit_discard(q, lq, io);
-		return;
 	case UBLKD_OP_WRITE_ZEROES:
 		if (lo->read_only)
 			break;
-		submit_write_zeroes(q, lq, io);
+		if (lo->md.size) {
+			lio->pending++;
+			submit_md_punch(q, lo, io);
+		}
+		if (io->op == UBLKD_OP_DISCARD)
+			submit_discard(q, lq, io);
+		else
+			submit_write_zeroes(q, lq, io);
 		return;
 	}
 	finish(q, lq, io, lo->read_only ? -EROFS : -EOPNOTSUPP);
@@ -872,7 +899,7 @@ static void loop_io_done(struct ublkd_queue *q, struct ublkd_io *io, uint32_t co
 			submit_discard(q, lq, io);
 			return;
 		}
-		finish(q, lq, io, res < 0 ? res : 0);
+		part_done(q, lq, io, res < 0 ? res : 0);
 		return;
 	case STEP_WZ_PUNCH:
 		if (unsupported(res)) {
@@ -881,7 +908,7 @@ static void loop_io_done(struct ublkd_queue *q, struct ublkd_io *io, uint32_t co
 			submit_write_zeroes(q, lq, io);
 			return;
 		}
-		finish(q, lq, io, res < 0 ? res : 0);
+		part_done(q, lq, io, res < 0 ? res : 0);
 		return;
 	case STEP_WZ_ZERO:
 		if (unsupported(res)) {
@@ -890,11 +917,11 @@ static void loop_io_done(struct ublkd_queue *q, struct ublkd_io *io, uint32_t co
 			submit_write_zeroes(q, lq, io);
 			return;
 		}
-		finish(q, lq, io, res < 0 ? res : 0);
+		part_done(q, lq, io, res < 0 ? res : 0);
 		return;
 	case STEP_WZ_PUNCH_ALLOC:
 		if (res < 0) {
-			finish(q, lq, io, res);
+			part_done(q, lq, io, res);
 			return;
 		}
 		submit_fallocate(q, lo, io, FALLOC_FL_KEEP_SIZE, STEP_WZ_ALLOC);
@@ -902,7 +929,10 @@ static void loop_io_done(struct ublkd_queue *q, struct ublkd_io *io, uint32_t co
 	case STEP_WZ_ALLOC:
 		/* The range reads as zeroes already; keeping it allocated is
 		 * best effort (a full file system must not fail the write). */
-		finish(q, lq, io, res < 0 && res != -ENOSPC ? res : 0);
+		part_done(q, lq, io, res < 0 && res != -ENOSPC ? res : 0);
+		return;
+	case STEP_MD_PUNCH:
+		part_done(q, lq, io, res < 0 ? res : 0);
 		return;
 	}
 	ublkd_warn("loop: unexpected completion (step %u)", cookie);

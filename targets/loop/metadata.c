@@ -2,56 +2,43 @@
 /*
  * metadata.c - the loop target's metadata file: see metadata.h.
  *
- * All-ones is what a tuple of a block never written holds: its application
- * tag 0xffff tells the kernel's protection information checks to skip the
- * block, as a disk formatted with protection information returns for
- * blocks never written.  A block written once has a real tuple from then
- * on (the kernel generates it), so a tuple that does not match its data
- * is found at the next read.
+ * Zeroes are a block never written: ublkd hands them to the kernel as
+ * all-ones, which its protection information checks skip, as a disk
+ * formatted with protection information returns for blocks never written.
+ * So the file starts sparse (a new device costs no writing), and a discard
+ * punches its blocks' tuples out with their data.  A block written once
+ * has a real tuple from then on (the kernel generates it), so a tuple that
+ * does not match its data is found at the next read.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/falloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <ublkd/target.h>
 #include "metadata.h"
 
-#define FILL_CHUNK	(1U << 20)
-
-/* All-ones from byte from to byte to of the file, then fdatasync. */
-static int fill_ones(struct loop_md *md, uint64_t from, uint64_t to)
+/* The file grows to bytes, sparse: zeroes, never written. */
+static int grow(struct loop_md *md, uint64_t bytes)
 {
-	char *ones = malloc(FILL_CHUNK);
-	int ret = 0;
-
-	if (!ones) {
-		ublkd_error("loop: out of memory");
+	if (ftruncate(md->fd, (off_t)bytes) < 0) {
+		ublkd_error("loop: cannot grow the metadata file %s to %" PRIu64 " bytes: %s",
+			    md->path, bytes, strerror(errno));
 		return -1;
 	}
-	memset(ones, 0xff, FILL_CHUNK);
-	while (from < to) {
-		size_t n = to - from < FILL_CHUNK ? (size_t)(to - from) : FILL_CHUNK;
-		ssize_t w = pwrite(md->fd, ones, n, (off_t)from);
+	return 0;
+}
 
-		if (w <= 0) {
-			ublkd_error("loop: cannot write the metadata file %s: %s: free space "
-				    "for %" PRIu64 " more bytes, or use another --metadata file",
-				    md->path, w < 0 ? strerror(errno) : "no progress", to - from);
-			ret = -1;
-			break;
-		}
-		from += (uint64_t)w;
-	}
-	if (!ret && fdatasync(md->fd) < 0) {
-		ublkd_error("loop: cannot make the metadata file %s durable: %s", md->path,
-			    strerror(errno));
-		ret = -1;
-	}
-	free(ones);
-	return ret;
+/* Can the file forget tuples?  Tried past its end, where nothing lives. */
+static int can_punch(int fd, uint64_t size)
+{
+	uint64_t past = (size + (1ULL << 20)) & ~((1ULL << 20) - 1);
+
+	return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)past,
+			 1 << 16) == 0;
 }
 
 int md_open(struct loop_md *md, unsigned int size, uint64_t blocks, int read_only,
@@ -65,7 +52,7 @@ int md_open(struct loop_md *md, unsigned int size, uint64_t blocks, int read_onl
 	if (md->fd < 0) {
 		if (errno == ENOENT)
 			ublkd_error("loop: the metadata file %s does not exist: create it "
-				    "empty (touch %s) and ublkd fills it, or fix the --metadata "
+				    "empty (touch %s) and ublkd sizes it, or fix the --metadata "
 				    "path", md->path, md->path);
 		else
 			ublkd_error("loop: cannot open the metadata file %s: %s", md->path,
@@ -86,17 +73,18 @@ int md_open(struct loop_md *md, unsigned int size, uint64_t blocks, int read_onl
 				    "drop --read-only for the first start", md->path);
 			return -1;
 		}
-		ublkd_info("loop: %s is empty: filling it with %" PRIu64 " bytes of "
-			   "never-written metadata (%u per block)", md->path, need, size);
-		return fill_ones(md, 0, need);
-	}
-	if ((uint64_t)st.st_size < need) {
+		ublkd_info("loop: %s is empty: sized to %" PRIu64 " bytes (%u per block), "
+			   "every block never written", md->path, need, size);
+		if (grow(md, need) < 0)
+			return -1;
+	} else if ((uint64_t)st.st_size < need) {
 		ublkd_error("loop: the metadata file %s holds %" PRIu64 " bytes, but the "
 			    "device's %" PRIu64 " blocks need %" PRIu64 " (%u each): give the "
 			    "file of this device, or an empty one", md->path,
 			    (uint64_t)st.st_size, blocks, need, size);
 		return -1;
 	}
+	md->can_punch = !read_only && can_punch(md->fd, need);
 	return 0;
 }
 
@@ -112,7 +100,7 @@ int md_cover(struct loop_md *md, uint64_t blocks)
 	}
 	if ((uint64_t)st.st_size >= need)
 		return 0;
-	return fill_ones(md, (uint64_t)st.st_size, need);
+	return grow(md, need);
 }
 
 void md_close(struct loop_md *md)

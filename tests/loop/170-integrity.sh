@@ -5,20 +5,24 @@
 # at reads, kept by the loop target in --metadata FILE.  Checked here:
 #   - the refusals, each one line naming the fix (every kernel; the kernel
 #     feature's own line where the kernel lacks it);
-#   - an empty metadata file is filled with all-ones tuples (never written);
+#   - an empty metadata file is sized, sparse: zero tuples, never written
+#     (ublkd hands them to the kernel as all-ones, which it does not check);
 #   - the kernel sees the format (sysfs integrity/), fio crc32c verify passes,
 #     and a written block's tuple has its block number as reference tag;
 #   - a flipped data byte, or a wrong reference tag in FILE, fails the read of
 #     that block (EILSEQ, "guard/ref tag error" in dmesg), and only that block;
-#   - a write the kernel sends without tuples (write_generate 0) leaves
-#     all-ones tuples, so its new data reads back (not the old tuples' error);
+#   - a write the kernel sends without tuples (write_generate 0) leaves zero
+#     tuples, so its new data reads back (not the old tuples' error);
+#   - discard and write-zeroes punch their blocks' tuples out too (zeroes
+#     read back, unchecked); a metadata file that cannot punch holes (ramfs)
+#     gets a device without discard and write-zeroes, with a line saying so;
 #   - the data and its tuples survive kill -9 + ublk recover, ublk upgrade, a second start on
 #     the same files, mkfs.ext4 + fsck, and ublk resize (new blocks all-ones);
 #   - recovery onto a replaced metadata file is refused; a metadata file
 #     truncated under a running device fails the reads it cannot check (EIO);
 #   - ip and crc64 tuples (crc64's 16 bytes, 48-bit reference tag) likewise.
 . "$(dirname "$0")/lib.bash"
-need fio od cmp jq dd
+need fio od cmp jq dd blkdiscard
 
 ext4_setup 200
 img=$EXT4/disk.img md=$EXT4/disk.md
@@ -59,11 +63,10 @@ tuple() { od -A n -t x1 -v -j $(($2 * $3)) -N "$3" "$1" | tr -d ' \n'; }
 
 add_dev -f "$img" --metadata "$md" --integrity t10dif -q 2
 [ "$(stat -c %s "$md")" = $((131072 * 8)) ] || fail "$md has $(stat -c %s "$md") bytes, want $((131072 * 8))"
-[ -z "$(tr -d '\377' <"$md" | head -c 1)" ] || fail "$md is not all-ones after the first start"
-grep -q 'filling it with 1048576 bytes of never-written metadata' "$DEV_LOG" ||
-	fail "no line about filling $md: $(cat "$DEV_LOG")"
-grep -q 'discard and write-zeroes are not offered' "$DEV_LOG" ||
-	fail "no line about discard and write-zeroes: $(cat "$DEV_LOG")"
+[ -z "$(tr -d '\0' <"$md" | head -c 1)" ] || fail "$md is not all zeroes after the first start"
+grep -q 'is empty: sized to 1048576 bytes (8 per block), every block never written' "$DEV_LOG" ||
+	fail "no line about sizing $md: $(cat "$DEV_LOG")"
+[ "$(cat "/sys/block/${DEV#/dev/}/queue/discard_max_bytes")" -gt 0 ] || fail "no discard"
 sys=/sys/block/${DEV#/dev/}/integrity
 [ "$(cat "$sys/format")" = T10-DIF-TYPE1-CRC ] || fail "format $(cat "$sys/format")"
 [ "$(cat "$sys/protection_interval_bytes")" = 512 ] || fail "interval $(cat "$sys/protection_interval_bytes")"
@@ -71,7 +74,7 @@ sys=/sys/block/${DEV#/dev/}/integrity
 	fail "ublk list --json: $(ublk list -n "$DEV_ID" --json)"
 ublk list -n "$DEV_ID" -v | grep -q 'integrity: t10dif, 8 bytes of metadata per 512-byte block' ||
 	fail "ublk list -v lacks the integrity line: $(ublk list -n "$DEV_ID" -v)"
-log "ok: empty $md filled with all-ones; the kernel sees T10-DIF-TYPE1-CRC per 512 bytes"
+log "ok: empty $md sized (zeroes: never written); the kernel sees T10-DIF-TYPE1-CRC per 512 bytes"
 
 randfile "$W/r" 4
 dd if="$W/r" of="$DEV" bs=1M seek=1 oflag=direct status=none || fail "dd to $DEV failed"
@@ -79,7 +82,7 @@ cmp -n 4M -i 1M:0 "$DEV" "$W/r" || fail "data read back differs"
 # Block 2048 (1 MiB) and 2049: reference tags 0x800, 0x801; application tag 0.
 t=$(tuple "$md" 2048 8); [ "${t:4:12}" = 000000000800 ] || fail "tuple of block 2048: $t"
 t=$(tuple "$md" 2049 8); [ "${t:4:12}" = 000000000801 ] || fail "tuple of block 2049: $t"
-t=$(tuple "$md" 12000 8); [ "$t" = ffffffffffffffff ] || fail "tuple of block 12000, never written: $t"
+t=$(tuple "$md" 12000 8); [ "$t" = 0000000000000000 ] || fail "tuple of block 12000, never written: $t"
 fio_verify "$DEV" t10dif --rw=randwrite --bsrange=4k-256k --size=24M --offset=16M --iodepth=16
 log "ok: written tuples carry their block numbers; fio verify passed"
 
@@ -101,17 +104,29 @@ log "ok: a flipped byte and a wrong reference tag fail their block's read (EILSE
 dd if="$W/r" of="$DEV" bs=512 seek=2050 skip=2 count=11 oflag=direct status=none || fail "rewrite failed"
 cmp -n 4M -i 1M:0 "$DEV" "$W/r" || fail "data differs after the rewrite"
 
-# A write without tuples (write_generate 0) leaves all-ones tuples, not the
-# block's old ones (which would fail the new data's read).
+# A write without tuples (write_generate 0) leaves zero tuples (never
+# written), not the block's old ones (which would fail the new data's read).
 dd if=/dev/urandom of="$DEV" bs=512 seek=30000 count=1 oflag=direct status=none || fail "write failed"
 t=$(tuple "$md" 30000 8); [ "${t:4:12}" = 000000007530 ] || fail "tuple of block 30000: $t"
 echo 0 >"$sys/write_generate"
 dd if=/dev/urandom of="$W/b" bs=512 count=1 status=none
 dd if="$W/b" of="$DEV" bs=512 seek=30000 oflag=direct status=none || fail "unprotected write failed"
 echo 1 >"$sys/write_generate"
-t=$(tuple "$md" 30000 8); [ "$t" = ffffffffffffffff ] || fail "tuple after an unprotected write: $t"
+t=$(tuple "$md" 30000 8); [ "$t" = 0000000000000000 ] || fail "tuple after an unprotected write: $t"
 cmp -n 512 -i $((30000 * 512)):0 "$DEV" "$W/b" || fail "the unprotected write's data does not read back"
-log "ok: a write sent without tuples leaves all-ones tuples and reads back"
+log "ok: a write sent without tuples leaves zero tuples and reads back"
+
+# Discard and write-zeroes forget the tuples with the data.
+blkdiscard -o 2M -l 1M "$DEV" || fail "blkdiscard failed"
+blkdiscard -z -o 3M -l 512K "$DEV" || fail "blkdiscard -z failed"
+for blk in 4096 6143 6144 7167; do
+	t=$(tuple "$md" $blk 8); [ "$t" = 0000000000000000 ] || fail "tuple of block $blk after discard: $t"
+done
+t=$(tuple "$md" 7168 8); [ "${t:4:12}" = 000000001c00 ] || fail "tuple of block 7168, kept: $t"
+cmp -n $((1536 << 10)) "$DEV" /dev/zero -i 2M:0 || fail "discarded blocks do not read as zeroes"
+dd if="$W/r" of="$DEV" bs=512K seek=4 skip=2 count=3 oflag=direct status=none || fail "rewrite failed"
+cmp -n 4M -i 1M:0 "$DEV" "$W/r" || fail "data differs after discard and rewrite"
+log "ok: discard and write-zeroes zero their tuples; the blocks read as zeroes, then take new data"
 
 # kill -9 + recover.
 pid=$(ublk list -n "$DEV_ID" --json | jq -r '.[0].pid')
@@ -140,10 +155,10 @@ log "ok: mkfs.ext4 + fsck, and fsck again after a new start on the same files"
 truncate -s 96M "$img"
 out=$(ublk resize -n "$DEV_ID" 2>&1) || fail "ublk resize failed: $out"
 [ "$(stat -c %s "$md")" = $((196608 * 8)) ] || fail "$md has $(stat -c %s "$md") bytes after resize"
-t=$(tuple "$md" 190000 8); [ "$t" = ffffffffffffffff ] || fail "tuple of a new block: $t"
+t=$(tuple "$md" 190000 8); [ "$t" = 0000000000000000 ] || fail "tuple of a new block: $t"
 dd if="$DEV" of=/dev/null bs=1M skip=64 count=32 iflag=direct status=none || fail "new blocks fail to read"
 fsck.ext4 -fn "$DEV" >"$W/fsck.out" 2>&1 || fail "fsck.ext4 after resize failed: $(cat "$W/fsck.out")"
-log "ok: ublk resize grew $md with all-ones tuples"
+log "ok: ublk resize grew $md with zero tuples (never written)"
 
 # A replaced metadata file is not recovered onto.
 cp "$md" "$md.new" && mv "$md.new" "$md"
@@ -168,6 +183,20 @@ dd if="$W/r" of="$DEV" bs=1M seek=1 count=1 oflag=direct status=none || fail "re
 cmp -n 1M -i 1M:0 "$DEV" "$W/r" || fail "rewritten data differs"
 del_dev
 log "ok: a truncated metadata file fails the reads it cannot check (EIO); rewritten blocks read again"
+
+# A metadata file that cannot punch holes (ramfs): no discard, no write-zeroes.
+mkdir -p "$W/ramfs"
+mount -t ramfs ramfs "$W/ramfs" || fail "cannot mount ramfs"
+on_exit "umount -l '$W/ramfs'"
+: >"$W/ramfs/pi"
+add_dev -f "$img" --metadata "$W/ramfs/pi" --integrity t10dif
+grep -q "metadata file $W/ramfs/pi cannot punch holes: discard and write-zeroes are not offered" "$DEV_LOG" ||
+	fail "no line about discard: $(cat "$DEV_LOG")"
+[ "$(cat "/sys/block/${DEV#/dev/}/queue/discard_max_bytes")" = 0 ] || fail "discard offered"
+dd if="$W/r" of="$DEV" bs=1M seek=1 oflag=direct status=none || fail "dd to $DEV failed"
+cmp -n 4M -i 1M:0 "$DEV" "$W/r" || fail "data read back differs (ramfs metadata)"
+del_dev
+log "ok: a metadata file on ramfs: no discard or write-zeroes, said in one line; data verifies"
 
 # ---- ip and crc64 --------------------------------------------------------------
 check_format() {	# PI FORMAT TUPLE-SIZE REF-HEX-AT-2048

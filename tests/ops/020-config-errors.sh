@@ -33,7 +33,7 @@ bad ":2: key 'owner': invalid value 'no-such-user'" \
 	$'target = "null";\nowner = "no-such-user";'
 bad ":2: key 'qeueus': unknown; the keys are those of ublkd.conf\(5\) \(target null has no options of its own\)\$" \
 	$'target = "null";\nqeueus = 2;'
-bad ":3: key 'fiel': unknown; the keys are those of ublkd.conf\(5\) and target loop's: file, offset, buffered, buffered_io, shared\$" \
+bad ":3: key 'fiel': unknown; the keys are those of ublkd.conf\(5\) and target loop's: file, offset, buffered, buffered_io, shared, metadata\$" \
 	$'target = "loop";\nfile = "/x";\nfiel = "/y";'
 bad ":2: key 'buffered': expected true or false, got a string; write buffered = true;\$" \
 	$'target = "loop";\nbuffered = "yes";'

@@ -28,3 +28,6 @@ void ublkd_count_reconnect(struct ublkd_target *t) { abort(); }
 int ublkd_claim_file(int fd, const char *path, int shared) { abort(); }
 const char *ublkd_op_name(unsigned int op) { abort(); }
 int ublkd_queue_register_file(struct ublkd_queue *q, int fd) { abort(); }
+unsigned int ublkd_target_metadata_size(const struct ublkd_target *t) { abort(); }
+void *ublkd_io_metadata(const struct ublkd_queue *q, const struct ublkd_io *io, uint32_t *len,
+			uint64_t *offset) { abort(); }
