@@ -55,6 +55,8 @@ expect_refusal "a missing metadata file" "metadata file .*/nothere does not exis
 head -c 4096 /dev/zero >"$EXT4/small.md"
 expect_refusal "a metadata file too small" "holds 4096 bytes, but the device's 131072 blocks need 1048576" \
 	ublk add -t loop -f "$img" --metadata "$EXT4/small.md" --integrity t10dif
+expect_refusal "an empty metadata file on a read-only device" "metadata file .*/disk.md is empty and the device is read-only: .*drop --read-only for the first start" \
+	ublk add -t loop -f "$img" --metadata "$md" --integrity t10dif --read-only
 [ "$(stat -c %s "$md")" = 0 ] || fail "a refused start changed $md"
 
 # ---- t10dif ------------------------------------------------------------------
