@@ -57,34 +57,22 @@ static void to_target(struct ublkd_queue *q, struct tag *t)
 	q->queue_io(q, &t->io);
 }
 
-/* pread/pwrite of the tag's data between ublkd's buffer and the request. */
-static void prep_user_copy(struct ublkd_queue *q, struct tag *t, int to_request,
-			   uint32_t len)
+/* pread/pwrite between buf and the request on /dev/ublkcN: its data
+ * (kind UD_UCOPY), or with --integrity its metadata (UD_MDCOPY: the
+ * integrity flag in the offset). */
+static void prep_copy(struct ublkd_queue *q, struct tag *t, unsigned int kind,
+		      int to_request, void *buf, uint32_t len)
 {
 	struct io_uring_sqe *sqe = ublkd_get_sqe(q);
-	uint64_t off = ublk_user_copy_offset(q->q_id, t->io.tag, 0);
+	uint64_t off = ublk_user_copy_offset(q->q_id, t->io.tag, 0) |
+		       (kind == UD_MDCOPY ? UBLKSRV_IO_INTEGRITY_FLAG : 0);
 
 	if (to_request)
-		io_uring_prep_write(sqe, q->cmd_fd, t->io.buf, len, off);
+		io_uring_prep_write(sqe, q->cmd_fd, buf, len, off);
 	else
-		io_uring_prep_read(sqe, q->cmd_fd, t->io.buf, len, off);
+		io_uring_prep_read(sqe, q->cmd_fd, buf, len, off);
 	sqe->flags = q->file_flags;
-	sqe->user_data = ud_make(t->io.tag, UD_UCOPY, 0);
-}
-
-/* --integrity: pread/pwrite of len bytes of the tag's metadata. */
-static void prep_md_copy(struct ublkd_queue *q, struct tag *t, int to_request, uint32_t len)
-{
-	struct io_uring_sqe *sqe = ublkd_get_sqe(q);
-	uint64_t off = ublk_user_copy_offset(q->q_id, t->io.tag, 0) | UBLKSRV_IO_INTEGRITY_FLAG;
-	char *md = queue_tag_md(q, t->io.tag);
-
-	if (to_request)
-		io_uring_prep_write(sqe, q->cmd_fd, md, len, off);
-	else
-		io_uring_prep_read(sqe, q->cmd_fd, md, len, off);
-	sqe->flags = q->file_flags;
-	sqe->user_data = ud_make(t->io.tag, UD_MDCOPY, 0);
+	sqe->user_data = ud_make(t->io.tag, kind, 0);
 }
 
 /* The metadata of a request's first len bytes. */
@@ -93,9 +81,10 @@ static uint32_t md_bytes(const struct ublkd_queue *q, uint32_t len)
 	return (len >> q->lbs_shift) * q->md_size;
 }
 
-/* --integrity: what the target moves besides the data; 1 when ublkd must
- * first fetch it from the kernel. */
-static int md_request(struct ublkd_queue *q, struct tag *t, uint32_t desc_flags)
+/* --integrity: the metadata that goes with a new request (t->md_len for
+ * the target, none but for a READ or WRITE), and whether the kernel has
+ * it (t->md_kernel: a WRITE's is copied in, a READ's out). */
+static void md_request(struct ublkd_queue *q, struct tag *t, uint32_t desc_flags)
 {
 	t->md_kernel = !!(desc_flags & UBLK_IO_F_INTEGRITY);
 	t->md_len = 0;
@@ -106,7 +95,6 @@ static int md_request(struct ublkd_queue *q, struct tag *t, uint32_t desc_flags)
 	} else if (t->io.op == UBLK_IO_OP_READ && t->md_kernel) {
 		t->md_len = md_bytes(q, t->io.len);
 	}
-	return t->md_kernel && t->io.op == UBLK_IO_OP_WRITE;
 }
 
 /* --integrity: a READ's tuples of all zeroes (blocks never written) go to
@@ -193,8 +181,6 @@ void data_request(struct ublkd_queue *q, struct tag *t)
 	t->io.len = d->nr_sectors << 9;
 	t->registered = 0;
 	t->result = 0;
-	t->md_kernel = 0;
-	t->md_len = 0;
 	t->state = TAG_PREPARING;
 
 	switch (op) {
@@ -213,6 +199,8 @@ void data_request(struct ublkd_queue *q, struct tag *t)
 		ublkd_complete(q, &t->io, -EOPNOTSUPP);
 		return;
 	}
+	if (q->md_size)
+		md_request(q, t, d->op_flags);	/* within max_io_bytes: checked */
 
 	if (has_data(op) && (d->op_flags & UBLK_IO_F_SHMEM_ZC)) {
 		if (use_shmem(q, t, d) < 0)
@@ -240,15 +228,13 @@ void data_request(struct ublkd_queue *q, struct tag *t)
 	if (op == UBLK_IO_OP_WRITE && mode == UBLKD_DATA_USER_COPY) {
 		t->copies = 1;
 		t->copy_err = 0;
-		prep_user_copy(q, t, 0, t->io.len);
-		if (q->md_size && md_request(q, t, d->op_flags)) {
+		prep_copy(q, t, UD_UCOPY, 0, t->io.buf, t->io.len);
+		if (t->md_kernel) {
 			t->copies++;
-			prep_md_copy(q, t, 0, t->md_len);
+			prep_copy(q, t, UD_MDCOPY, 0, queue_tag_md(q, t->io.tag), t->md_len);
 		}
 		return;
 	}
-	if (q->md_size && has_data(op))
-		md_request(q, t, d->op_flags);	/* a READ's: copied out at the end */
 	if (op == UBLK_IO_OP_WRITE && mode == UBLKD_DATA_COPY)
 		stats_copied(q, t->io.len);
 	to_target(q, t);
@@ -327,11 +313,13 @@ void ublkd_complete(struct ublkd_queue *q, struct ublkd_io *io, int result)
 		t->state = TAG_FINISHING;
 		t->copies = 1;
 		t->copy_err = 0;
-		prep_user_copy(q, t, 1, (uint32_t)result);
+		prep_copy(q, t, UD_UCOPY, 1, t->io.buf, (uint32_t)result);
 		if (t->md_kernel) {
+			/* The tuples of the blocks read (a short read has fewer). */
+			t->md_len = md_bytes(q, (uint32_t)result);
 			t->copies++;
-			md_unwritten(q, t, md_bytes(q, (uint32_t)result));
-			prep_md_copy(q, t, 1, md_bytes(q, (uint32_t)result));
+			md_unwritten(q, t, t->md_len);
+			prep_copy(q, t, UD_MDCOPY, 1, queue_tag_md(q, t->io.tag), t->md_len);
 		}
 		return;
 	}
@@ -352,14 +340,13 @@ static void copy_done(struct ublkd_queue *q, struct tag *t)
 {
 	if (--t->copies)
 		return;
-	if (t->copy_err) {
-		t->result = t->copy_err;
-		data_commit(q, t);
-	} else if (t->state == TAG_PREPARING) {
+	if (t->state == TAG_PREPARING && !t->copy_err) {
 		to_target(q, t);
-	} else {
-		data_commit(q, t);
+		return;
 	}
+	if (t->copy_err)
+		t->result = t->copy_err;
+	data_commit(q, t);
 }
 
 /* Completions of ublkd's own per-request SQEs. */
@@ -399,18 +386,14 @@ void data_cqe(struct ublkd_queue *q, struct tag *t, unsigned int kind,
 		}
 		copy_done(q, t);
 		return;
-	case UD_MDCOPY: {
-		uint32_t want = t->state == TAG_PREPARING ? t->md_len :
-				md_bytes(q, (uint32_t)t->result);
-
-		if (res != (int)want) {
+	case UD_MDCOPY:
+		if (res != (int)t->md_len) {
 			ublkd_warn("queue %u tag %u: copy of the %s's metadata (%u bytes) moved %d",
-				   q->q_id, t->io.tag, ublkd_op_name(t->io.op), want, res);
+				   q->q_id, t->io.tag, ublkd_op_name(t->io.op), t->md_len, res);
 			copy_failed(t, res);
 		}
 		copy_done(q, t);
 		return;
-	}
 	}
 }
 

@@ -120,7 +120,7 @@ static const struct ublkd_option loop_options[] = {
 	{ .name = "shared", .help = "allow other devices with --shared on the same backing",
 	  .type = UBLKD_OPT_BOOL },
 	{ .name = "metadata", .has_arg = 1, .arg_name = "FILE",
-	  .help = "with --integrity: the blocks' protection information (an empty file is filled)",
+	  .help = "with --integrity: the blocks' protection information (an empty file is sized)",
 	  .type = UBLKD_OPT_PATH, .flags = UBLKD_OPT_BACKING },
 	{ .name = NULL },
 };
